@@ -1,0 +1,65 @@
+"""The ASGI application: wiring and lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from xiaozhi_server import __version__
+from xiaozhi_server.api import health
+from xiaozhi_server.auth.admins import ensure_admin
+from xiaozhi_server.config import Settings
+from xiaozhi_server.services import Services
+from xiaozhi_server.store import migrate
+
+log = logging.getLogger(__name__)
+
+BackgroundTask = Callable[[Services], Coroutine[Any, Any, None]]
+
+
+def create_app(settings: Settings, background: Sequence[BackgroundTask] = ()) -> FastAPI:
+    """The app for ``settings``; ``background`` tasks run while it serves."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = Services.build(settings)
+        app.state.services = services
+        await _prepare_store(services)
+        tasks = [asyncio.create_task(task(services)) for task in background]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await services.store.close()
+
+    app = FastAPI(
+        title="xiaozhi-server",
+        version=__version__,
+        description="Chat-history hub for xiaozhi-esp32-server deployments.",
+        lifespan=lifespan,
+    )
+    app.include_router(health.router)
+    return app
+
+
+async def _prepare_store(services: Services) -> None:
+    if services.settings.storage.auto_migrate:
+        await migrate.upgrade(services.store.engine)
+    log.info("store ready: %s", services.store.safe_url)
+    password = await ensure_admin(services.store, services.settings.auth)
+    if password is not None:
+        # Shown once, on the terminal only: it is never written to the log.
+        print(
+            f"Created admin user '{services.settings.auth.admin_username}' "
+            f"with password: {password}\n(shown once; set auth.admin_password to choose your own)",
+            file=sys.stderr,
+            flush=True,
+        )

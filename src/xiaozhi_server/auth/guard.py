@@ -1,0 +1,104 @@
+"""Admin access for every admin route and the WebSocket: one dependency, one check.
+
+Accepted credentials: an API token (``Authorization: Bearer <token>``, or ``?token=`` on
+a WebSocket) or an admin's name and password (HTTP Basic). Comparisons are constant-time.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+
+from fastapi import HTTPException, WebSocketException, status
+from starlette.requests import HTTPConnection
+
+from xiaozhi_server.auth.passwords import verify_password
+from xiaozhi_server.config import AuthSettings
+from xiaozhi_server.store import admins
+from xiaozhi_server.store.database import Store
+
+# scrypt is slow on purpose; a verified password is trusted again for this long.
+_PASSWORD_CACHE_SECONDS = 60.0
+WS_POLICY_VIOLATION = 1008
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who made a request: an admin user or a program holding an API token."""
+
+    name: str
+    kind: str
+
+
+class Authenticator:
+    """Checks admin credentials against the settings' tokens and the stored admins."""
+
+    def __init__(self, settings: AuthSettings, store: Store) -> None:
+        self._token_digests = [_digest(t.get_secret_value()) for t in settings.api_tokens]
+        self._store = store
+        self._verified: dict[tuple[str, bytes], float] = {}
+
+    def check_token(self, token: str) -> Principal | None:
+        """The principal for an API token, or None if no configured token matches."""
+        candidate = _digest(token)
+        matched = False
+        for expected in self._token_digests:
+            matched |= hmac.compare_digest(candidate, expected)
+        return Principal("api-token", "token") if matched else None
+
+    async def check_password(self, username: str, password: str) -> Principal | None:
+        """The principal for an admin's name and password, or None."""
+        cache_key = (username, _digest(password))
+        if self._verified.get(cache_key, 0.0) > time.monotonic():
+            return Principal(username, "user")
+        stored = await admins.password_hash(self._store, username)
+        if stored is None or not verify_password(password, stored):
+            return None
+        self._verified[cache_key] = time.monotonic() + _PASSWORD_CACHE_SECONDS
+        return Principal(username, "user")
+
+    async def authenticate(self, connection: HTTPConnection) -> Principal | None:
+        """The principal behind a request or WebSocket handshake, or None."""
+        scheme, _, credentials = connection.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and credentials:
+            return self.check_token(credentials.strip())
+        if scheme.lower() == "basic" and credentials:
+            username, password = _basic(credentials)
+            return await self.check_password(username, password) if username else None
+        query_token = connection.query_params.get("token")
+        if connection.scope["type"] == "websocket" and query_token:
+            return self.check_token(query_token)
+        return None
+
+
+async def require_admin(connection: HTTPConnection) -> Principal:
+    """FastAPI dependency: the caller's principal, or 401 (HTTP) / close 1008 (WebSocket)."""
+    authenticator: Authenticator = connection.app.state.services.authenticator
+    principal = await authenticator.authenticate(connection)
+    if principal is not None:
+        return principal
+    if connection.scope["type"] == "websocket":
+        raise WebSocketException(WS_POLICY_VIOLATION, "authentication required: pass ?token=")
+    raise HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        "authentication required: send 'Authorization: Bearer <api token>' "
+        "or an admin's name and password (HTTP Basic)",
+        headers={"WWW-Authenticate": 'Bearer, Basic realm="xiaozhi-server"'},
+    )
+
+
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
+
+
+def _basic(credentials: str) -> tuple[str, str]:
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return "", ""
+    username, _, password = decoded.partition(":")
+    return username, password

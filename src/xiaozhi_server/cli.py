@@ -1,0 +1,164 @@
+"""The ``xiaozhi-server`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+from pydantic import SecretStr
+
+from xiaozhi_server.app import BackgroundTask, create_app
+from xiaozhi_server.auth.passwords import new_password
+from xiaozhi_server.config import ConfigError, Settings, load_settings
+from xiaozhi_server.services import Services
+from xiaozhi_server.sources.simulator import run_live, seed_history
+from xiaozhi_server.store import migrate
+from xiaozhi_server.store.database import Store
+
+app = typer.Typer(
+    help="xiaozhi-server: the chat-history hub for xiaozhi-esp32-server.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Manage the store's schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Settings file (YAML).", show_default=False)
+]
+HostOption = Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")]
+PortOption = Annotated[int | None, typer.Option(help="Port to listen on (default 8004).")]
+DEMO_STORAGE_URL = "sqlite+aiosqlite:///./data/demo.db"
+T = TypeVar("T")
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()
+
+
+@app.command()
+def serve(config: ConfigOption = None, host: HostOption = None, port: PortOption = None) -> None:
+    """Run the HTTP server (API, report endpoint, WebSocket feed, console)."""
+    settings = _settings(config, host, port)
+    _serve(settings, ())
+
+
+@app.command()
+def demo(
+    config: ConfigOption = None,
+    host: HostOption = None,
+    port: PortOption = None,
+    speed: Annotated[float, typer.Option(help="Talk faster (2 = twice the pace).", min=0.01)] = 1.0,
+) -> None:
+    """Serve on an embedded SQLite store with simulated devices talking to it."""
+    settings = _settings(config, host, port)
+    if config is None and "XIAOZHI_STORAGE__URL" not in os.environ:
+        settings.storage.url = DEMO_STORAGE_URL
+    if settings.auth.admin_password is None:
+        password = new_password()
+        settings.auth.admin_password = SecretStr(password)
+        typer.echo(f"Demo admin: {settings.auth.admin_username} / {password}", err=True)
+    _serve(settings, (_demo_task(speed),), demo_mode=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    config: ConfigOption = None,
+) -> None:
+    """Migrate the store up to REVISION (default: the newest)."""
+    _with_store(config, lambda store: migrate.upgrade(store.engine, revision))
+    typer.echo(f"store upgraded to {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision; 'base' removes every table.")],
+    config: ConfigOption = None,
+) -> None:
+    """Migrate the store down to REVISION."""
+    _with_store(config, lambda store: migrate.downgrade(store.engine, revision))
+    typer.echo(f"store downgraded to {revision}")
+
+
+@db_app.command("current")
+def db_current(config: ConfigOption = None) -> None:
+    """Print the store's revision (and whether it is the newest)."""
+    revision = _with_store(config, lambda store: migrate.current_revision(store.engine))
+    head = migrate.head_revision()
+    state = "head" if revision == head else f"behind head {head}"
+    typer.echo(f"{revision or 'empty (no revision)'} ({state})")
+
+
+@db_app.command("history")
+def db_history() -> None:
+    """List the migrations this version ships, newest first."""
+    for line in migrate.history():
+        typer.echo(line)
+
+
+def _settings(config: Path | None, host: str | None, port: int | None) -> Settings:
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if host is not None:
+        settings.server.host = host
+    if port is not None:
+        settings.server.port = port
+    return settings
+
+
+def _with_store(config: Path | None, action: Callable[[Store], Awaitable[T]]) -> T:
+    settings = _settings(config, None, None)
+
+    async def run() -> T:
+        store = Store(settings.storage.url)
+        try:
+            return await action(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(run())
+    except Exception as exc:  # a CLI user gets the cause, not a traceback
+        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _serve(
+    settings: Settings, background: tuple[BackgroundTask, ...], demo_mode: bool = False
+) -> None:
+    logging.basicConfig(
+        level=settings.server.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    application = create_app(settings, background)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            application,
+            host=settings.server.host,
+            port=settings.server.port,
+            log_level=settings.server.log_level,
+            ws="websockets-sansio",
+        )
+    )
+    url = f"http://{settings.server.host}:{settings.server.port}/"
+    typer.echo(f"xiaozhi-server {'demo ' if demo_mode else ''}starting on {url}", err=True)
+    server.run()
+    if not server.started:
+        raise typer.Exit(1)
+
+
+def _demo_task(speed: float) -> BackgroundTask:
+    async def run(services: Services) -> None:
+        await seed_history(services.ingestor)
+        await run_live(services.ingestor, speed=speed)
+
+    return run

@@ -1,0 +1,266 @@
+"""Settings: a YAML file plus ``XIAOZHI_<SECTION>__<KEY>`` environment overrides.
+
+Where the file comes from: ``--config PATH``, else ``$XIAOZHI_CONFIG``, else
+``./config/xiaozhi-server.yaml`` if it exists, else built-in defaults.
+Every section forbids unknown keys so that a typo is an error, not a silent default.
+"""
+
+from __future__ import annotations
+
+import os
+import zoneinfo
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_CONFIG_PATH = Path("config/xiaozhi-server.yaml")
+DEFAULT_STORAGE_URL = "sqlite+aiosqlite:///./data/xiaozhi-server.db"
+
+# The async driver used when a URL names only the database kind.
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "mysql": "mysql+aiomysql",
+    "mariadb": "mysql+aiomysql",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+}
+_SUPPORTED_DRIVERS = {"sqlite+aiosqlite", "mysql+aiomysql", "mysql+asyncmy", "postgresql+asyncpg"}
+_SECRET_KEYS = {"password", "report_secret", "api_tokens", "admin_password", "url", "redis_url"}
+
+
+class ConfigError(Exception):
+    """A settings file or environment override that cannot be used; the message says why."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8004, ge=1, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
+
+
+class StorageSettings(_Section):
+    url: str = Field(DEFAULT_STORAGE_URL, repr=False)
+    auto_migrate: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        return normalise_storage_url(value)
+
+
+class UpstreamDbSettings(_Section):
+    host: str = "xiaozhi-esp32-server-db"
+    port: int = Field(3306, ge=1, le=65535)
+    user: str = "root"
+    password: SecretStr = SecretStr("")
+    database: str = "xiaozhi_esp32_server"
+
+
+class Esp32ServerSettings(_Section):
+    manager_api_url: str | None = None
+    db: UpstreamDbSettings = Field(default_factory=UpstreamDbSettings)
+    db_timezone: str = "Asia/Shanghai"
+    timeout: float = Field(30.0, gt=0)
+    max_retries: int = Field(3, ge=0)
+
+    @field_validator("manager_api_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("http://", "https://")) or len(value.split("://", 1)[1]) == 0:
+            raise ValueError("expected an http:// or https:// URL such as http://host:8002/xiaozhi")
+        return value.rstrip("/")
+
+    @field_validator("db_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("expected an IANA time zone name such as Asia/Shanghai") from exc
+        return value
+
+
+class CaptureSettings(_Section):
+    prefix: str = "/xiaozhi"
+    max_audio_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    max_content_chars: int = Field(65536, gt=0)
+
+    @field_validator("prefix")
+    @classmethod
+    def _path_prefix(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("expected a path starting with '/', such as /xiaozhi")
+        return value.rstrip("/")
+
+
+class SyncServiceSettings(_Section):
+    enabled: bool = False
+    mode: Literal["poll", "binlog"] = "poll"
+    interval: float = Field(30.0, gt=0)
+    batch_size: int = Field(500, ge=1, le=100_000)
+    max_retry_attempts: int = Field(3, ge=0)
+    on_delete: Literal["archive", "mirror"] = "archive"
+    fallback_to_poll: bool = True
+
+
+class NotificationSettings(_Section):
+    enabled: bool = True
+    max_subscribers: int = Field(100, ge=1)
+    redis_url: str | None = Field(None, repr=False)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected a redis:// URL such as redis://127.0.0.1:6379/0")
+        return value or None
+
+
+class AuthSettings(_Section):
+    report_secret: SecretStr | None = None
+    admin_username: str = Field("admin", min_length=1)
+    admin_password: SecretStr | None = None
+    api_tokens: list[SecretStr] = []
+
+
+class FeatureSettings(_Section):
+    capture: bool = True
+    tap: bool = True
+    sync: bool = True
+    notifications: bool = True
+    console: bool = True
+    export: bool = True
+
+
+class Settings(BaseSettings):
+    """Every setting of xiaozhi-server, one attribute per section."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="XIAOZHI_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        case_sensitive=False,
+    )
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    esp32_server: Esp32ServerSettings = Field(default_factory=Esp32ServerSettings)
+    capture: CaptureSettings = Field(default_factory=CaptureSettings)
+    sync_service: SyncServiceSettings = Field(default_factory=SyncServiceSettings)
+    notification: NotificationSettings = Field(default_factory=NotificationSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    features: FeatureSettings = Field(default_factory=FeatureSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the file, which arrives as init arguments.
+        return (env_settings, init_settings)
+
+
+def normalise_storage_url(value: str) -> str:
+    """Return ``value`` with an async driver; raise ValueError for anything unusable."""
+    try:
+        url = make_url(value)
+    except ArgumentError as exc:
+        raise ValueError(_URL_EXPECTED) from exc
+    driver = _ASYNC_DRIVERS.get(url.drivername, url.drivername)
+    if driver not in _SUPPORTED_DRIVERS:
+        raise ValueError(_URL_EXPECTED)
+    if driver != "sqlite+aiosqlite" and not url.database:
+        raise ValueError("the URL names no database; " + _URL_EXPECTED)
+    return url.set(drivername=driver).render_as_string(hide_password=False)
+
+
+_URL_EXPECTED = (
+    "expected a database URL such as sqlite+aiosqlite:///./data/xiaozhi-server.db, "
+    "mysql+aiomysql://USER:PASSWORD@HOST:3306/DATABASE or postgresql+asyncpg://USER@HOST/DATABASE"
+)
+
+
+def resolve_config_path(explicit: Path | None) -> Path | None:
+    """The settings file to read, by the documented order, or None for defaults only."""
+    if explicit is not None:
+        return explicit
+    from_env = os.environ.get("XIAOZHI_CONFIG")
+    if from_env:
+        return Path(from_env)
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read settings from the resolved file and the environment; raise ConfigError if wrong."""
+    source = resolve_config_path(path)
+    data = _read_yaml(source) if source is not None else {}
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        where = f"in {source}" if source is not None else "in the environment"
+        raise ConfigError(_describe(exc, where)) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read settings file {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path} is not valid YAML{at}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections, not {type(data).__name__}")
+    return data
+
+
+def _describe(exc: ValidationError, where: str) -> str:
+    lines = [f"invalid settings {where}:"]
+    for error in exc.errors():
+        path = ".".join(str(part) for part in error["loc"])
+        value = _shown_value(error["loc"], error.get("input"))
+        if error["type"] == "extra_forbidden":
+            lines.append(f"  {path}: unknown key (value {value}); {_known_keys(error['loc'])}")
+            continue
+        message = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"  {path} = {value}: {message}")
+    return "\n".join(lines)
+
+
+def _shown_value(loc: tuple[int | str, ...], value: object) -> str:
+    if any(str(part) in _SECRET_KEYS for part in loc):
+        return "<hidden>"
+    return repr(value)
+
+
+def _known_keys(loc: tuple[int | str, ...]) -> str:
+    model: type[BaseModel] = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return "see config/xiaozhi-server.example.yaml"
+        model = annotation
+    return "expected one of: " + ", ".join(sorted(model.model_fields))

@@ -1,0 +1,89 @@
+"""Domain records: what every source hands to ingest, free of upstream names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum
+
+
+class ChatType(IntEnum):
+    """Who spoke a turn."""
+
+    USER = 1
+    AGENT = 2
+    TOOL = 3
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """One chat turn as a source saw it. ``created_at`` must be timezone-aware."""
+
+    device: str
+    session_id: str
+    chat_type: int
+    content: str
+    created_at: datetime
+    source: str
+    agent_id: str | None = None
+    audio_id: str | None = None
+    source_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AudioRecord:
+    """A recorded turn's WAV bytes, referenced by ``MessageRecord.audio_id``."""
+
+    audio_id: str
+    data: bytes
+    content_type: str = "audio/wav"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    """What a source knows about a device; None means "not known", never "clear it"."""
+
+    device: str
+    upstream_id: str | None = None
+    alias: str | None = None
+    board: str | None = None
+    app_version: str | None = None
+    agent_id: str | None = None
+    last_connected_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRecord:
+    """An upstream agent: its name and how much chat history it records."""
+
+    agent_id: str
+    name: str | None = None
+    chat_history_conf: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TitleRecord:
+    """A session title, generated upstream after the session ended."""
+
+    session_id: str
+    title: str
+
+
+@dataclass(slots=True)
+class Batch:
+    """Everything one source read at once; ingest writes it in one transaction."""
+
+    messages: list[MessageRecord] = field(default_factory=list)
+    audio: list[AudioRecord] = field(default_factory=list)
+    devices: list[DeviceRecord] = field(default_factory=list)
+    agents: list[AgentRecord] = field(default_factory=list)
+    titles: list[TitleRecord] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return (
+            len(self.messages)
+            + len(self.audio)
+            + len(self.devices)
+            + len(self.agents)
+            + len(self.titles)
+        )

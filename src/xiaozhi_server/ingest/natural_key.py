@@ -1,0 +1,25 @@
+"""The natural key: one chat turn is one row however many ways it arrives."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+_SEPARATOR = "\x1f"
+
+
+def epoch_millis(moment: datetime) -> int:
+    """Milliseconds since the epoch, UTC, for an aware datetime."""
+    return int(moment.timestamp() * 1000 + (0.5 if moment.timestamp() >= 0 else -0.5))
+
+
+def natural_key(
+    device: str, session_id: str, chat_type: int, created_at: datetime, content: str
+) -> str:
+    """Hex SHA-256 of (mac, session_id, chat_type, created_at UTC ms, content).
+
+    Every input must already be normalised (see ``ingest.normalise``): the same turn
+    read by push, tap, retry or poll then hashes to the same key.
+    """
+    parts = (device, session_id, str(chat_type), str(epoch_millis(created_at)), content)
+    return hashlib.sha256(_SEPARATOR.join(parts).encode("utf-8")).hexdigest()

@@ -1,0 +1,74 @@
+"""The one write path: every source hands its batches to ``Ingestor.ingest``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from xiaozhi_server.domain import Batch
+from xiaozhi_server.ingest.normalise import Rejection, normalise_batch
+from xiaozhi_server.ingest.upsert import Changes, write_batch
+from xiaozhi_server.realtime.bus import Event
+from xiaozhi_server.store.database import Store
+
+
+class Publisher(Protocol):
+    """Where events go after a commit (the event bus, or Redis through it)."""
+
+    def publish(self, event: Event) -> None: ...
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """The outcome of one batch: what was stored, what was already there, what was refused."""
+
+    stored: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+class Ingestor:
+    """Normalise, dedupe and upsert batches; publish events only after they commit."""
+
+    def __init__(self, store: Store, publisher: Publisher) -> None:
+        self._store = store
+        self._publisher = publisher
+
+    async def ingest(self, batch: Batch) -> IngestResult:
+        """Store every valid record of ``batch`` in one transaction and report the rest."""
+        clean, rejected = normalise_batch(batch)
+        if not len(clean):
+            return IngestResult(rejected=rejected)
+        now = datetime.now(UTC)
+        async with self._store.write() as connection:
+            changes = await write_batch(connection, clean, now)
+        self._publish(changes)
+        return IngestResult(
+            stored=changes.messages, duplicates=changes.duplicates, rejected=rejected
+        )
+
+    def _publish(self, changes: Changes) -> None:
+        for message in changes.messages:
+            self._publisher.publish(Event("chat_update", message_payload(message)))
+        for session in changes.sessions:
+            self._publisher.publish(Event("session_update", session))
+        for device in changes.devices:
+            self._publisher.publish(Event("device_update", device))
+        for agent in changes.agents:
+            self._publisher.publish(Event("agent_update", agent))
+
+
+def message_payload(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored message as events and the API show it (no internal bookkeeping)."""
+    return {
+        "id": row["id"],
+        "device": row["device"],
+        "session_id": row["session_id"],
+        "agent_id": row["agent_id"],
+        "chat_type": row["chat_type"],
+        "content": row["content"],
+        "audio_id": row["audio_id"],
+        "created_at": row["created_at"],
+        "source": row["source"],
+    }

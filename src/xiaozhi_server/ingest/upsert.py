@@ -1,0 +1,156 @@
+"""One normalised batch → one transaction: messages, audio, metadata and aggregates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from xiaozhi_server.domain import Batch, MessageRecord
+from xiaozhi_server.ingest.natural_key import natural_key
+from xiaozhi_server.store import writes
+from xiaozhi_server.store.tables import agents, devices, sessions
+
+Row = dict[str, Any]
+# A message tells which device and agent a session belongs to, but never re-binds it.
+_SESSION_FILL_ONLY = frozenset({"device", "agent_id"})
+_DEVICE_FILL_ONLY = frozenset({"agent_id"})
+
+
+@dataclass(slots=True)
+class Changes:
+    """What one batch changed, for the events published after commit."""
+
+    messages: list[Row] = field(default_factory=list)
+    duplicates: int = 0
+    sessions: list[Row] = field(default_factory=list)
+    devices: list[Row] = field(default_factory=list)
+    agents: list[Row] = field(default_factory=list)
+
+
+async def write_batch(connection: AsyncConnection, batch: Batch, now: datetime) -> Changes:
+    """Upsert ``batch`` (already normalised) inside the caller's transaction."""
+    changes = Changes()
+    await writes.insert_audio(connection, [_audio_row(a, now) for a in batch.audio])
+    changed_agents = await writes.merge_rows(
+        connection, agents, [_agent_row(a) for a in batch.agents], now
+    )
+    changed_devices = set(
+        await writes.merge_rows(connection, devices, [_device_row(d) for d in batch.devices], now)
+    )
+    changes.messages, changes.duplicates = await _write_messages(connection, batch.messages, now)
+    touched_sessions = {row["session_id"] for row in changes.messages}
+    await writes.merge_rows(
+        connection, sessions, _session_rows(changes.messages), now, _SESSION_FILL_ONLY
+    )
+    titled = await writes.merge_rows(
+        connection,
+        sessions,
+        [{"session_id": t.session_id, "title": t.title} for t in batch.titles],
+        now,
+    )
+    touched_sessions.update(titled)
+    new_devices = [{"mac": row["device"], "agent_id": row["agent_id"]} for row in changes.messages]
+    await writes.merge_rows(
+        connection, devices, _unique(new_devices, "mac"), now, _DEVICE_FILL_ONLY
+    )
+    changes.sessions = await writes.refresh_sessions(connection, sorted(touched_sessions), now)
+    changed_devices.update(row["device"] for row in changes.messages)
+    changes.devices = await writes.refresh_devices(connection, sorted(changed_devices), now)
+    changes.agents = await writes.rows_by_key(connection, agents, changed_agents)
+    return changes
+
+
+async def _write_messages(
+    connection: AsyncConnection, records: list[MessageRecord], now: datetime
+) -> tuple[list[Row], int]:
+    rows = _unique([_message_row(record, now) for record in records], "natural_key")
+    existing = await writes.find_messages(connection, [row["natural_key"] for row in rows])
+    fresh = [row for row in rows if row["natural_key"] not in existing]
+    await writes.fill_message_fields(connection, _fills(rows, existing, now))
+    inserted = await writes.insert_messages(connection, fresh)
+    return inserted, len(records) - len(inserted)
+
+
+def _fills(rows: list[Row], existing: dict[str, Row], now: datetime) -> list[Row]:
+    """Updates for stored messages that a later source knows more about."""
+    fills: list[Row] = []
+    for row in rows:
+        stored = existing.get(row["natural_key"])
+        if stored is None:
+            continue
+        merged = {name: stored[name] or row[name] for name in ("source_id", "agent_id", "audio_id")}
+        if any(merged[name] != stored[name] for name in merged):
+            fills.append(
+                {"message_id": stored["id"], "new_updated_at": now}
+                | {f"new_{name}": value for name, value in merged.items()}
+            )
+    return fills
+
+
+def _message_row(record: MessageRecord, now: datetime) -> Row:
+    return {
+        "natural_key": natural_key(
+            record.device, record.session_id, record.chat_type, record.created_at, record.content
+        ),
+        "source": record.source,
+        "source_id": record.source_id,
+        "device": record.device,
+        "agent_id": record.agent_id,
+        "session_id": record.session_id,
+        "chat_type": record.chat_type,
+        "content": record.content,
+        "audio_id": record.audio_id,
+        "created_at": record.created_at,
+        "ingested_at": now,
+        "updated_at": now,
+        "deleted_upstream_at": None,
+    }
+
+
+def _session_rows(message_rows: list[Row]) -> list[Row]:
+    rows = [
+        {"session_id": row["session_id"], "device": row["device"], "agent_id": row["agent_id"]}
+        for row in message_rows
+    ]
+    return _unique(rows, "session_id")
+
+
+def _audio_row(record: Any, now: datetime) -> Row:
+    return {
+        "audio_id": record.audio_id,
+        "data": record.data,
+        "content_type": record.content_type,
+        "size_bytes": len(record.data),
+        "created_at": now,
+    }
+
+
+def _agent_row(record: Any) -> Row:
+    return {
+        "agent_id": record.agent_id,
+        "name": record.name,
+        "chat_history_conf": record.chat_history_conf,
+    }
+
+
+def _device_row(record: Any) -> Row:
+    return {
+        "mac": record.device,
+        "upstream_id": record.upstream_id,
+        "alias": record.alias,
+        "board": record.board,
+        "app_version": record.app_version,
+        "agent_id": record.agent_id,
+        "last_connected_at": record.last_connected_at,
+    }
+
+
+def _unique(rows: list[Row], key: str) -> list[Row]:
+    """First row per key, in order (later duplicates in one batch add nothing)."""
+    seen: dict[Any, Row] = {}
+    for row in rows:
+        seen.setdefault(row[key], row)
+    return list(seen.values())

@@ -1,0 +1,54 @@
+"""The store handle: one engine, a write path that is safe for SQLite's single writer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from xiaozhi_server.store.engine import create_engine, is_sqlite
+
+
+class Store:
+    """Connections to the hub's own database."""
+
+    def __init__(self, url: str) -> None:
+        self.engine: AsyncEngine = create_engine(url)
+        # SQLite allows one writer; queueing here beats failing on "database is locked".
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if is_sqlite(self.engine) else None
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with its password masked, for logs and messages."""
+        return make_url(self.engine.url).render_as_string(hide_password=True)
+
+    @property
+    def dialect(self) -> str:
+        """'sqlite', 'mysql' (MariaDB too) or 'postgresql'."""
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction, committed when the block ends without error."""
+        lock: AbstractAsyncContextManager[object] = self._write_lock or nullcontext()
+        async with lock, self.engine.begin() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for queries."""
+        async with self.engine.connect() as connection:
+            yield connection
+
+    async def ping(self) -> None:
+        """Raise if the database cannot answer a trivial query."""
+        async with self.read() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()

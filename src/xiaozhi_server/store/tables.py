@@ -1,0 +1,145 @@
+"""The hub's tables. Migrations in ``store/migrations`` create exactly these."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+from xiaozhi_server.store.types import AutoId, LongBlob, LongText, UtcDateTime
+
+# Field sizes the write path validates against, so no database ever truncates or refuses.
+DEVICE_LEN = 64
+SESSION_LEN = 64
+AGENT_LEN = 32
+AUDIO_ID_LEN = 32
+SOURCE_LEN = 16
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+# utf8mb4 so Chinese and emoji survive MySQL/MariaDB; other databases ignore these.
+MYSQL_OPTIONS: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB"}
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("natural_key", String(64), nullable=False, unique=True),
+    Column("source", String(SOURCE_LEN), nullable=False),
+    Column("source_id", BigInteger, nullable=True, index=True),
+    Column("device", String(DEVICE_LEN), nullable=False),
+    Column("agent_id", String(AGENT_LEN), nullable=True),
+    Column("session_id", String(SESSION_LEN), nullable=False),
+    Column("chat_type", SmallInteger, nullable=False),
+    Column("content", LongText, nullable=False),
+    Column("audio_id", String(AUDIO_ID_LEN), nullable=True, index=True),
+    Column("created_at", UtcDateTime, nullable=False, index=True),
+    Column("ingested_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("deleted_upstream_at", UtcDateTime, nullable=True),
+    Index(None, "device", "session_id", "created_at"),
+    Index(None, "agent_id", "created_at"),
+    Index(None, "session_id", "created_at"),
+    **MYSQL_OPTIONS,
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("session_id", String(SESSION_LEN), primary_key=True),
+    # Unknown until the first message arrives: a title can come first.
+    Column("device", String(DEVICE_LEN), nullable=True),
+    Column("agent_id", String(AGENT_LEN), nullable=True),
+    Column("title", String(255), nullable=True),
+    Column("message_count", Integer, nullable=False, default=0),
+    Column("first_message_at", UtcDateTime, nullable=True),
+    Column("last_message_at", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("deleted_upstream_at", UtcDateTime, nullable=True),
+    Index(None, "device", "last_message_at"),
+    Index(None, "agent_id", "last_message_at"),
+    Index(None, "last_message_at"),
+    **MYSQL_OPTIONS,
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("mac", String(DEVICE_LEN), primary_key=True),
+    Column("upstream_id", String(32), nullable=True, index=True),
+    Column("alias", String(64), nullable=True),
+    Column("board", String(50), nullable=True),
+    Column("app_version", String(20), nullable=True),
+    Column("agent_id", String(AGENT_LEN), nullable=True),
+    Column("last_connected_at", UtcDateTime, nullable=True),
+    Column("first_seen_at", UtcDateTime, nullable=True),
+    Column("last_seen_at", UtcDateTime, nullable=True),
+    Column("message_count", Integer, nullable=False, default=0),
+    Column("session_count", Integer, nullable=False, default=0),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("deleted_upstream_at", UtcDateTime, nullable=True),
+    **MYSQL_OPTIONS,
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("agent_id", String(AGENT_LEN), primary_key=True),
+    Column("name", String(64), nullable=True),
+    Column("chat_history_conf", SmallInteger, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("deleted_upstream_at", UtcDateTime, nullable=True),
+    **MYSQL_OPTIONS,
+)
+
+audio = Table(
+    "audio",
+    metadata,
+    Column("audio_id", String(AUDIO_ID_LEN), primary_key=True),
+    Column("data", LongBlob, nullable=False),
+    Column("content_type", String(64), nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    **MYSQL_OPTIONS,
+)
+
+sync_status = Table(
+    "sync_status",
+    metadata,
+    Column("service_name", String(64), primary_key=True),
+    Column("last_sync_time", UtcDateTime, nullable=True),
+    Column("sync_status", String(16), nullable=False),
+    Column("error_message", Text, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("cursor", Text, nullable=True),
+    Column("last_success_at", UtcDateTime, nullable=True),
+    Column("rows_synced", BigInteger, nullable=False, default=0),
+    Column("rows_updated", BigInteger, nullable=False, default=0),
+    Column("rows_deleted", BigInteger, nullable=False, default=0),
+    **MYSQL_OPTIONS,
+)
+
+admin_users = Table(
+    "admin_users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    **MYSQL_OPTIONS,
+)
