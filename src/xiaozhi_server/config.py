@@ -24,12 +24,12 @@ DEFAULT_STORAGE_URL = "sqlite+aiosqlite:///./data/xiaozhi-server.db"
 # The async driver used when a URL names only the database kind.
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
-    "mysql": "mysql+aiomysql",
-    "mariadb": "mysql+aiomysql",
+    "mysql": "mysql+asyncmy",
+    "mariadb": "mysql+asyncmy",
     "postgresql": "postgresql+asyncpg",
     "postgres": "postgresql+asyncpg",
 }
-_SUPPORTED_DRIVERS = {"sqlite+aiosqlite", "mysql+aiomysql", "mysql+asyncmy", "postgresql+asyncpg"}
+_SUPPORTED_DRIVERS = {"sqlite+aiosqlite", "mysql+asyncmy", "postgresql+asyncpg"}
 _SECRET_KEYS = {"password", "report_secret", "api_tokens", "admin_password", "url", "redis_url"}
 
 
@@ -192,7 +192,7 @@ def normalise_storage_url(value: str) -> str:
 
 _URL_EXPECTED = (
     "expected a database URL such as sqlite+aiosqlite:///./data/xiaozhi-server.db, "
-    "mysql+aiomysql://USER:PASSWORD@HOST:3306/DATABASE or postgresql+asyncpg://USER@HOST/DATABASE"
+    "mysql+asyncmy://USER:PASSWORD@HOST:3306/DATABASE or postgresql+asyncpg://USER@HOST/DATABASE"
 )
 
 
@@ -250,9 +250,19 @@ def _describe(exc: ValidationError, where: str) -> str:
 
 
 def _shown_value(loc: tuple[int | str, ...], value: object) -> str:
+    if loc and str(loc[-1]).endswith("url") and isinstance(value, str):
+        return repr(_without_password(value))
     if any(str(part) in _SECRET_KEYS for part in loc):
         return "<hidden>"
     return repr(value)
+
+
+def _without_password(url: str) -> str:
+    """``url`` with any password replaced by ***, or <hidden> if it cannot be parsed."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "<hidden>" if "@" in url else url
 
 
 def _known_keys(loc: tuple[int | str, ...]) -> str:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 _SEPARATOR = "\x1f"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def epoch_millis(moment: datetime) -> int:
-    """Milliseconds since the epoch, UTC, for an aware datetime."""
-    return int(moment.timestamp() * 1000 + (0.5 if moment.timestamp() >= 0 else -0.5))
+    """Milliseconds since the epoch, UTC, for an aware datetime (integer arithmetic, exact)."""
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
 
 
 def natural_key(

@@ -1,0 +1,54 @@
+"""Fixtures shared by every test: real stores (SQLite and MariaDB) and settings."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.servers import MariaDB, running_mariadb
+from xiaozhi_server.config import Settings
+from xiaozhi_server.store import migrate
+from xiaozhi_server.store.database import Store
+
+
+@pytest.fixture(scope="session")
+def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
+    """One MariaDB server for the whole session (started on first use)."""
+    with running_mariadb(tmp_path_factory.mktemp("mariadb")) as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: an SQLite file, or a fresh database on the test MariaDB."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+        return
+    server: MariaDB = request.getfixturevalue("mariadb")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    server.sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+    yield server.url(name)
+    server.sql(f"DROP DATABASE {name}")
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    """A migrated store, closed after the test."""
+    opened = Store(store_url)
+    await migrate.upgrade(opened.engine)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+def settings(store_url: str) -> Settings:
+    """Settings pointing at the test store, with a known API token and admin."""
+    return Settings.model_validate(
+        {
+            "storage": {"url": store_url},
+            "auth": {"api_tokens": ["test-token"], "admin_password": "test-password"},
+        }
+    )

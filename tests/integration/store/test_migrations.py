@@ -1,0 +1,51 @@
+"""Migrations: the store goes to head and back to base on SQLite and MariaDB alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, inspect
+
+from xiaozhi_server.store import migrate
+from xiaozhi_server.store.database import Store
+from xiaozhi_server.store.tables import metadata
+
+HUB_TABLES = {"messages", "sessions", "devices", "agents", "audio", "sync_status", "admin_users"}
+
+
+async def _tables(store: Store) -> set[str]:
+    async with store.read() as connection:
+        names = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+    return set(names) - {"alembic_version"}
+
+
+async def test_upgrade_creates_every_table_at_head(store_url: str) -> None:
+    store = Store(store_url)
+    await migrate.upgrade(store.engine)
+    assert await _tables(store) == HUB_TABLES
+    assert await migrate.current_revision(store.engine) == migrate.head_revision()
+    await store.close()
+
+
+async def test_downgrade_to_base_removes_every_table_and_upgrade_restores_them(store: Store) -> None:
+    await migrate.downgrade(store.engine, "base")
+    assert await _tables(store) == set()
+    assert await migrate.current_revision(store.engine) is None
+    await migrate.upgrade(store.engine)
+    assert await _tables(store) == HUB_TABLES
+
+
+async def test_migrated_schema_matches_the_table_definitions(store: Store) -> None:
+    def differences(sync: Connection) -> list[Any]:
+        context = MigrationContext.configure(sync, opts={"compare_type": False})
+        return list(compare_metadata(context, metadata))
+
+    async with store.read() as connection:
+        assert await connection.run_sync(differences) == []
+
+
+async def test_upgrading_twice_changes_nothing(store: Store) -> None:
+    await migrate.upgrade(store.engine)
+    assert await migrate.current_revision(store.engine) == migrate.head_revision()

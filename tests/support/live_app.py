@@ -1,0 +1,50 @@
+"""The real app served by uvicorn on a real socket, in a thread of the test process."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import uvicorn
+
+from xiaozhi_server.app import BackgroundTask, create_app
+from xiaozhi_server.config import Settings
+from tests.support.servers import free_port
+
+
+@dataclass(frozen=True)
+class LiveApp:
+    """Where a running app answers."""
+
+    base_url: str
+    settings: Settings
+
+
+@contextmanager
+def serving(settings: Settings, background: tuple[BackgroundTask, ...] = ()) -> Iterator[LiveApp]:
+    """Serve ``settings`` on a free port until the block ends."""
+    settings.server.port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, background),
+            host="127.0.0.1",
+            port=settings.server.port,
+            log_level="warning",
+            ws="websockets-sansio",
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the app did not start")
+        time.sleep(0.02)
+    try:
+        yield LiveApp(f"http://127.0.0.1:{settings.server.port}", settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -1,0 +1,118 @@
+"""Real servers for tests: started on 127.0.0.1 with a throwaway data dir, always stopped."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def require_binary(name: str) -> str:
+    """The path of ``name``; skip the test, or fail it under CI=true, if it is missing."""
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/sbin")
+    if path:
+        return path
+    message = f"{name} is not installed (apt-get install mariadb-server redis-server)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Block until something accepts connections on ``port``; fail if ``process`` dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listened on port {port} within {timeout}s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate ``process`` and wait for it; kill it if it will not go."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass(frozen=True)
+class MariaDB:
+    """A running MariaDB server and a user that may create databases."""
+
+    port: int
+    user: str
+    password: str
+    socket_path: Path
+    client: str
+
+    def url(self, database: str, driver: str = "mysql+asyncmy") -> str:
+        """A SQLAlchemy URL for ``database`` on this server."""
+        return f"{driver}://{self.user}:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def sql(self, statement: str) -> str:
+        """Run ``statement`` as root over the socket; return its tab-separated output."""
+        result = subprocess.run(
+            [self.client, "--no-defaults", "-S", str(self.socket_path), "-uroot", "-N", "-e", statement],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return result.stdout
+
+
+@contextmanager
+def running_mariadb(base: Path) -> Iterator[MariaDB]:
+    """Start mariadbd on a free port with a fresh data dir; stop it on exit."""
+    install = require_binary("mariadb-install-db")
+    daemon = require_binary("mariadbd")
+    client = require_binary("mariadb")
+    datadir, sock, port = base / "data", base / "mariadb.sock", free_port()
+    as_root = ["--user=root"] if os.geteuid() == 0 else []
+    subprocess.run(
+        [install, "--no-defaults", f"--datadir={datadir}", "--skip-test-db",
+         "--auth-root-authentication-method=socket", *as_root],
+        check=True,
+        capture_output=True,
+    )
+    command = [
+        daemon, "--no-defaults", f"--datadir={datadir}", f"--socket={sock}", f"--port={port}",
+        "--bind-address=127.0.0.1", "--skip-name-resolve", "--innodb-buffer-pool-size=64M",
+        "--innodb-flush-log-at-trx-commit=2", "--character-set-server=utf8mb4",
+        f"--pid-file={base / 'mariadb.pid'}", f"--log-error={base / 'error.log'}", *as_root,
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, process)
+        server = MariaDB(port, "xiaozhi_test", secrets.token_urlsafe(12), sock, client)
+        server.sql(
+            f"CREATE USER '{server.user}'@'127.0.0.1' IDENTIFIED BY '{server.password}';"
+            f"GRANT ALL PRIVILEGES ON *.* TO '{server.user}'@'127.0.0.1' WITH GRANT OPTION;"
+        )
+        yield server
+    finally:
+        stop(process)

@@ -1,0 +1,167 @@
+"""Settings: where they come from, how they override, and how a wrong one is reported."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import BaseModel
+
+from xiaozhi_server.config import DEFAULT_STORAGE_URL, ConfigError, Settings, load_settings
+
+EXAMPLE = Path(__file__).parents[2] / "config" / "xiaozhi-server.example.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("XIAOZHI_CONFIG", raising=False)
+    for name in list(__import__("os").environ):
+        if name.startswith("XIAOZHI_"):
+            monkeypatch.delenv(name)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "settings.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_of(path: Path) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    return str(caught.value)
+
+
+def test_without_a_file_the_defaults_serve_sqlite_on_port_8004() -> None:
+    settings = load_settings()
+    assert (settings.server.host, settings.server.port) == ("127.0.0.1", 8004)
+    assert settings.storage.url == DEFAULT_STORAGE_URL
+    assert settings.sync_service.interval == 30
+    assert settings.esp32_server.db_timezone == "Asia/Shanghai"
+
+
+def test_a_file_given_by_path_is_read(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, "server:\n  port: 9000\nsync_service:\n  interval: 0.5\n"))
+    assert settings.server.port == 9000
+    assert settings.sync_service.interval == 0.5
+
+
+def test_xiaozhi_config_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XIAOZHI_CONFIG", str(write(tmp_path, "server:\n  port: 9001\n")))
+    assert load_settings().server.port == 9001
+
+
+def test_config_dir_file_is_found_in_the_working_directory(tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "xiaozhi-server.yaml").write_text("server:\n  port: 9002\n")
+    assert load_settings().server.port == 9002
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, "storage:\n  url: sqlite:///one.db\n  auto_migrate: false\n")
+    monkeypatch.setenv("XIAOZHI_STORAGE__URL", "mysql://hub:pw@db:3306/hub")
+    monkeypatch.setenv("XIAOZHI_ESP32_SERVER__DB__PORT", "3307")
+    settings = load_settings(path)
+    assert settings.storage.url == "mysql+asyncmy://hub:pw@db:3306/hub"
+    assert settings.storage.auto_migrate is False
+    assert settings.esp32_server.db.port == 3307
+
+
+def test_an_unknown_key_is_named_with_the_keys_that_exist(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, "storage:\n  ulr: sqlite:///x.db\n"))
+    assert "storage.ulr: unknown key" in message
+    assert "expected one of: auto_migrate, url" in message
+
+
+def test_a_wrong_type_names_the_key_the_value_and_what_is_expected(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, "server:\n  port: eighty\n"))
+    assert "server.port = 'eighty'" in message
+    assert "valid integer" in message
+
+
+def test_a_bad_storage_url_says_what_urls_look_like(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, "storage:\n  url: oracle://x/y\n"))
+    assert "storage.url" in message
+    assert "sqlite+aiosqlite:///" in message
+
+
+def test_a_bad_time_zone_is_refused(tmp_path: Path) -> None:
+    assert "IANA time zone" in error_of(write(tmp_path, "esp32_server:\n  db_timezone: Mars/Base\n"))
+
+
+def test_unreadable_yaml_reports_the_line(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, "server:\n  port: [8004\n"))
+    assert "not valid YAML at line" in message
+
+
+def test_a_missing_file_is_reported(tmp_path: Path) -> None:
+    assert "cannot read settings file" in error_of(tmp_path / "nope.yaml")
+
+
+def test_secrets_never_appear_in_repr_or_errors(tmp_path: Path) -> None:
+    text = (
+        "storage:\n  url: mysql://hub:hunter2@db/hub\n"
+        "esp32_server:\n  db:\n    password: hunter2\n"
+        "auth:\n  report_secret: hunter2\n  api_tokens: [hunter2]\n  admin_password: hunter2\n"
+    )
+    assert "hunter2" not in repr(load_settings(write(tmp_path, text)))
+    broken = text + "  bogus: 1\nserver:\n  port: 99999\n"
+    broken = broken.replace("password: hunter2\n", "password: [hunter2]\n")
+    assert "hunter2" not in error_of(write(tmp_path, broken))
+
+
+def test_the_cli_reports_a_wrong_file_without_a_traceback(tmp_path: Path) -> None:
+    path = write(tmp_path, "server:\n  port: -1\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "xiaozhi_server", "serve", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "server.port = -1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _keys(model: type[BaseModel], prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys |= _keys(annotation, f"{prefix}{name}.")
+        else:
+            keys.add(prefix + name)
+    return keys
+
+
+def _yaml_keys(data: dict[str, Any], prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    for name, value in data.items():
+        if isinstance(value, dict):
+            keys |= _yaml_keys(value, f"{prefix}{name}.")
+        else:
+            keys.add(prefix + name)
+    return keys
+
+
+def test_the_example_file_documents_every_key_and_loads() -> None:
+    assert _yaml_keys(yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))) == _keys(Settings)
+    load_settings(EXAMPLE)
+
+
+def test_every_key_line_in_the_example_has_a_comment() -> None:
+    for line in EXAMPLE.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#") and not stripped.endswith(":"):
+            assert "#" in stripped, f"undocumented: {line}"
+
+
+def test_a_bad_url_is_shown_with_its_password_masked(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, "storage:\n  url: oracle://hub:hunter2@db/hub\n"))
+    assert "oracle://hub:***@db/hub" in message
+    assert "hunter2" not in message
