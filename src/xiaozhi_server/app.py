@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from xiaozhi_server import __version__
-from xiaozhi_server.api import health
+from xiaozhi_server.api import features, health
 from xiaozhi_server.auth.admins import ensure_admin
 from xiaozhi_server.config import Settings
 from xiaozhi_server.services import Services
@@ -47,12 +47,22 @@ def create_app(settings: Settings, background: Sequence[BackgroundTask] = ()) ->
         lifespan=lifespan,
     )
     app.include_router(health.router)
+    app.include_router(features.router)
     return app
 
 
 async def _prepare_store(services: Services) -> None:
     if services.settings.storage.auto_migrate:
         await migrate.upgrade(services.store.engine)
+    revision = await migrate.current_revision(services.store.engine)
+    if revision != migrate.head_revision():
+        # Serve anyway: /readyz says what is wrong and how to fix it.
+        log.warning(
+            "store %s is at revision %s: run 'xiaozhi-server db upgrade'",
+            services.store.safe_url,
+            revision,
+        )
+        return
     log.info("store ready: %s", services.store.safe_url)
     password = await ensure_admin(services.store, services.settings.auth)
     if password is not None:

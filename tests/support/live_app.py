@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from tests.support.servers import free_port
 from xiaozhi_server.app import BackgroundTask, create_app
 from xiaozhi_server.config import Settings
-from tests.support.servers import free_port
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,16 @@ class MariaDB:
     def sql(self, statement: str) -> str:
         """Run ``statement`` as root over the socket; return its tab-separated output."""
         result = subprocess.run(
-            [self.client, "--no-defaults", "-S", str(self.socket_path), "-uroot", "-N", "-e", statement],
+            [
+                self.client,
+                "--no-defaults",
+                "-S",
+                str(self.socket_path),
+                "-uroot",
+                "-N",
+                "-e",
+                statement,
+            ],
             check=True,
             capture_output=True,
             text=True,
@@ -94,16 +103,31 @@ def running_mariadb(base: Path) -> Iterator[MariaDB]:
     datadir, sock, port = base / "data", base / "mariadb.sock", free_port()
     as_root = ["--user=root"] if os.geteuid() == 0 else []
     subprocess.run(
-        [install, "--no-defaults", f"--datadir={datadir}", "--skip-test-db",
-         "--auth-root-authentication-method=socket", *as_root],
+        [
+            install,
+            "--no-defaults",
+            f"--datadir={datadir}",
+            "--skip-test-db",
+            "--auth-root-authentication-method=socket",
+            *as_root,
+        ],
         check=True,
         capture_output=True,
     )
     command = [
-        daemon, "--no-defaults", f"--datadir={datadir}", f"--socket={sock}", f"--port={port}",
-        "--bind-address=127.0.0.1", "--skip-name-resolve", "--innodb-buffer-pool-size=64M",
-        "--innodb-flush-log-at-trx-commit=2", "--character-set-server=utf8mb4",
-        f"--pid-file={base / 'mariadb.pid'}", f"--log-error={base / 'error.log'}", *as_root,
+        daemon,
+        "--no-defaults",
+        f"--datadir={datadir}",
+        f"--socket={sock}",
+        f"--port={port}",
+        "--bind-address=127.0.0.1",
+        "--skip-name-resolve",
+        "--innodb-buffer-pool-size=64M",
+        "--innodb-flush-log-at-trx-commit=2",
+        "--character-set-server=utf8mb4",
+        f"--pid-file={base / 'mariadb.pid'}",
+        f"--log-error={base / 'error.log'}",
+        *as_root,
     ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -46,7 +46,9 @@ def test_without_a_file_the_defaults_serve_sqlite_on_port_8004() -> None:
 
 
 def test_a_file_given_by_path_is_read(tmp_path: Path) -> None:
-    settings = load_settings(write(tmp_path, "server:\n  port: 9000\nsync_service:\n  interval: 0.5\n"))
+    settings = load_settings(
+        write(tmp_path, "server:\n  port: 9000\nsync_service:\n  interval: 0.5\n")
+    )
     assert settings.server.port == 9000
     assert settings.sync_service.interval == 0.5
 
@@ -91,7 +93,9 @@ def test_a_bad_storage_url_says_what_urls_look_like(tmp_path: Path) -> None:
 
 
 def test_a_bad_time_zone_is_refused(tmp_path: Path) -> None:
-    assert "IANA time zone" in error_of(write(tmp_path, "esp32_server:\n  db_timezone: Mars/Base\n"))
+    assert "IANA time zone" in error_of(
+        write(tmp_path, "esp32_server:\n  db_timezone: Mars/Base\n")
+    )
 
 
 def test_unreadable_yaml_reports_the_line(tmp_path: Path) -> None:

@@ -7,7 +7,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from xiaozhi_server.domain import AgentRecord, AudioRecord, Batch, DeviceRecord, MessageRecord, TitleRecord
+from xiaozhi_server.domain import (
+    AgentRecord,
+    AudioRecord,
+    Batch,
+    DeviceRecord,
+    MessageRecord,
+    TitleRecord,
+)
 from xiaozhi_server.ingest.pipeline import Ingestor
 from xiaozhi_server.realtime.bus import Event, EventBus
 from xiaozhi_server.store.database import Store

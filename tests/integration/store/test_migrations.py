@@ -29,7 +29,9 @@ async def test_upgrade_creates_every_table_at_head(store_url: str) -> None:
     await store.close()
 
 
-async def test_downgrade_to_base_removes_every_table_and_upgrade_restores_them(store: Store) -> None:
+async def test_downgrade_to_base_removes_every_table_and_upgrade_restores_them(
+    store: Store,
+) -> None:
     await migrate.downgrade(store.engine, "base")
     assert await _tables(store) == set()
     assert await migrate.current_revision(store.engine) is None

@@ -24,7 +24,9 @@ def message(**changes: object) -> MessageRecord:
     return MessageRecord(**(fields | changes))  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("spelling", ["AA:BB:CC:DD:EE:FF", "aa-bb-cc-dd-ee-ff", "AABBCCDDEEFF", " aa:bb:cc:dd:ee:ff "])
+@pytest.mark.parametrize(
+    "spelling", ["AA:BB:CC:DD:EE:FF", "aa-bb-cc-dd-ee-ff", "AABBCCDDEEFF", " aa:bb:cc:dd:ee:ff "]
+)
 def test_every_spelling_of_a_mac_becomes_lowercase_with_colons(spelling: str) -> None:
     assert normalise_device(spelling) == "aa:bb:cc:dd:ee:ff"
 
@@ -55,7 +57,9 @@ def test_times_become_utc_milliseconds() -> None:
         ({"agent_id": "a" * 33}, "agent_id"),
     ],
 )
-def test_an_unstorable_message_is_rejected_naming_the_field(changes: dict[str, object], field: str) -> None:
+def test_an_unstorable_message_is_rejected_naming_the_field(
+    changes: dict[str, object], field: str
+) -> None:
     clean, rejected = normalise_batch(Batch(messages=[message(), message(**changes)]))
     assert len(clean.messages) == 1
     assert [(r.kind, r.index) for r in rejected] == [("message", 1)]

@@ -1,0 +1,24 @@
+"""``GET /api/v2/features``: the effective state of every capability."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from xiaozhi_server.api.deps import get_services
+from xiaozhi_server.auth.guard import Principal, require_admin
+from xiaozhi_server.ops.features import effective_features
+from xiaozhi_server.services import Services
+
+router = APIRouter(prefix="/api/v2", tags=["operations"])
+
+
+@router.get("/features")
+async def features(
+    services: Services = Depends(get_services), principal: Principal = Depends(require_admin)
+) -> dict[str, Any]:
+    """Each capability with ``enabled`` and, when off, the ``reason``."""
+    states = effective_features(services.settings)
+    return {"features": {name: asdict(state) for name, state in states.items()}}

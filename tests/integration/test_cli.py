@@ -1,0 +1,112 @@
+"""The xiaozhi-server command, run as a user runs it: a real process on a real port."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.servers import free_port, stop, wait_for_port
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("XIAOZHI_")}
+    return clean | {"XIAOZHI_STORAGE__URL": f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"}
+
+
+def cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "xiaozhi_server", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@contextmanager
+def running(*args: str, env: dict[str, str], cwd: Path) -> Iterator[tuple[str, Path]]:
+    """Run a serving command; yield its base URL and the file its stderr goes to."""
+    port = free_port()
+    log = cwd / f"server-{port}.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "xiaozhi_server", *args, "--port", str(port)],
+            env=env,
+            cwd=cwd,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for_port(port, process, timeout=60)
+            yield f"http://127.0.0.1:{port}", log
+        finally:
+            stop(process)
+
+
+def test_db_upgrade_current_downgrade_round_trip(env: dict[str, str], tmp_path: Path) -> None:
+    assert "empty" in cli("db", "current", env=env, cwd=tmp_path).stdout
+    assert cli("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    assert cli("db", "current", env=env, cwd=tmp_path).stdout.strip() == "0001 (head)"
+    assert cli("db", "downgrade", "base", env=env, cwd=tmp_path).returncode == 0
+    assert "empty" in cli("db", "current", env=env, cwd=tmp_path).stdout
+
+
+def test_db_history_lists_the_shipped_migrations(env: dict[str, str], tmp_path: Path) -> None:
+    assert cli("db", "history", env=env, cwd=tmp_path).stdout.startswith("0001: ")
+
+
+def test_db_commands_report_an_unreachable_store_without_a_traceback(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    env["XIAOZHI_STORAGE__URL"] = f"mysql://nobody:secret-pw@127.0.0.1:{free_port()}/hub"
+    result = cli("db", "current", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error:")
+    assert "Traceback" not in result.stderr
+    assert "secret-pw" not in result.stderr
+
+
+def test_first_serve_creates_an_admin_and_prints_its_password_once(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    with running("serve", env=env, cwd=tmp_path) as (url, log):
+        password = log.read_text().split("with password: ")[1].split()[0]
+        response = httpx.get(f"{url}/api/v2/features", auth=("admin", password))
+        assert response.status_code == 200
+    with running("serve", env=env, cwd=tmp_path) as (url, log):
+        assert httpx.get(f"{url}/healthz").status_code == 200
+        assert "password" not in log.read_text()
+
+
+def test_demo_serves_and_its_messages_are_in_the_store(tmp_path: Path, env: dict[str, str]) -> None:
+    del env["XIAOZHI_STORAGE__URL"]
+    with running("demo", "--speed", "20", env=env, cwd=tmp_path) as (url, log):
+        assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
+        assert "Demo admin: admin / " in log.read_text()
+        live = _wait_for_live_messages(tmp_path / "data" / "demo.db")
+    assert live > 0
+
+
+def _wait_for_live_messages(database: Path, timeout: float = 60) -> int:
+    """Messages created in the last minute (the seeded history is older)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sqlite3.connect(database) as connection:
+            (count,) = connection.execute(
+                "SELECT count(*) FROM messages WHERE created_at > datetime('now', '-1 minute')"
+            ).fetchone()
+        if count:
+            return int(count)
+        time.sleep(0.5)
+    return 0
