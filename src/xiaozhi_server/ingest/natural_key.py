@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 _SEPARATOR = "\x1f"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -11,7 +11,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def epoch_millis(moment: datetime) -> int:
     """Milliseconds since the epoch, UTC, for an aware datetime (integer arithmetic, exact)."""
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
 def natural_key(

@@ -6,6 +6,7 @@ rest of the batch goes on (``Rejection``).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -43,6 +44,7 @@ class Rejection:
     reason: str
 
 
+@functools.lru_cache(maxsize=65536)
 def normalise_device(value: str) -> str:
     """A MAC in any case, with ':' or '-' or no separators → 'aa:bb:cc:dd:ee:ff'.
 
@@ -89,15 +91,16 @@ def normalise_message(record: MessageRecord) -> MessageRecord:
     if not isinstance(record.content, str):
         raise InvalidRecord("content: must be text")
     _require_unicode("content", record.content)
-    return replace(
-        record,
+    return MessageRecord(
         device=_identifier("device", normalise_device(_text("device", record.device)), DEVICE_LEN),
         session_id=_identifier("session_id", record.session_id, SESSION_LEN),
         chat_type=int(record.chat_type),
+        content=record.content,
         created_at=utc_millis("created_at", record.created_at),
         source=_identifier("source", record.source, SOURCE_LEN),
         agent_id=_optional_identifier("agent_id", record.agent_id, AGENT_LEN),
         audio_id=_optional_identifier("audio_id", record.audio_id, AUDIO_ID_LEN),
+        source_id=record.source_id,
     )
 
 
@@ -149,10 +152,12 @@ def utc_millis(field: str, moment: datetime) -> datetime:
     """``moment`` in UTC, truncated to milliseconds, within years 2000-2099."""
     if not isinstance(moment, datetime) or moment.tzinfo is None:
         raise InvalidRecord(f"{field}: must be a timezone-aware datetime")
-    moment = moment.astimezone(UTC)
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
     if not _EARLIEST <= moment < _LATEST:
         raise InvalidRecord(f"{field}: {moment.isoformat()} is outside 2000-2099")
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    extra = moment.microsecond % 1000
+    return moment.replace(microsecond=moment.microsecond - extra) if extra else moment
 
 
 def _text(field: str, value: object) -> str:

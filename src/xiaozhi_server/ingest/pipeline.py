@@ -43,20 +43,21 @@ class Ingestor:
         now = datetime.now(UTC)
         async with self._store.write() as connection:
             changes = await write_batch(connection, clean, now)
-        self._publish(changes)
+        self._publish(changes, datetime.now(UTC))
         return IngestResult(
             stored=changes.messages, duplicates=changes.duplicates, rejected=rejected
         )
 
-    def _publish(self, changes: Changes) -> None:
+    def _publish(self, changes: Changes, at: datetime) -> None:
+        publish = self._publisher.publish
         for message in changes.messages:
-            self._publisher.publish(Event("chat_update", message_payload(message)))
+            publish(Event("chat_update", message_payload(message), at))
         for session in changes.sessions:
-            self._publisher.publish(Event("session_update", session))
+            publish(Event("session_update", session, at))
         for device in changes.devices:
-            self._publisher.publish(Event("device_update", device))
+            publish(Event("device_update", device, at))
         for agent in changes.agents:
-            self._publisher.publish(Event("agent_update", agent))
+            publish(Event("agent_update", agent, at))
 
 
 def message_payload(row: dict[str, Any]) -> dict[str, Any]:

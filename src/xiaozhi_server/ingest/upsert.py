@@ -67,10 +67,14 @@ async def _write_messages(
     connection: AsyncConnection, records: list[MessageRecord], now: datetime
 ) -> tuple[list[Row], int]:
     rows = _unique([_message_row(record, now) for record in records], "natural_key")
-    existing = await writes.find_messages(connection, [row["natural_key"] for row in rows])
-    fresh = [row for row in rows if row["natural_key"] not in existing]
-    await writes.fill_message_fields(connection, _fills(rows, existing, now))
-    inserted = await writes.insert_messages(connection, fresh)
+    inserted = await writes.insert_messages(connection, rows)
+    if len(inserted) < len(rows):
+        new_keys = {row["natural_key"] for row in inserted}
+        seen_before = [row for row in rows if row["natural_key"] not in new_keys]
+        existing = await writes.find_messages(
+            connection, [row["natural_key"] for row in seen_before]
+        )
+        await writes.fill_message_fields(connection, _fills(seen_before, existing, now))
     return inserted, len(records) - len(inserted)
 
 

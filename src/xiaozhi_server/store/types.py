@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, Text
+from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String, Text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -18,7 +18,11 @@ LongBlob = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
-    """An aware UTC datetime with millisecond precision, stored naive in UTC everywhere."""
+    """An aware UTC datetime with millisecond precision, stored naive in UTC everywhere.
+
+    SQLite keeps it as fixed-width ISO text ('2026-11-24 08:30:00.123'), which sorts
+    like the time it holds and is formatted in C rather than by a Python formatter.
+    """
 
     impl = DateTime
     cache_ok = True
@@ -26,15 +30,25 @@ class UtcDateTime(TypeDecorator[datetime]):
     def load_dialect_impl(self, dialect: Dialect) -> Any:
         if dialect.name in ("mysql", "mariadb"):
             return dialect.type_descriptor(mysql.DATETIME(fsp=3))
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(23))
         return dialect.type_descriptor(DateTime())
 
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given where an aware UTC time is required")
-        value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.replace(microsecond=value.microsecond // 1000 * 1000)
+        if value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None).isoformat(" ", "milliseconds")
+        extra = value.microsecond % 1000
+        return value.replace(tzinfo=None, microsecond=value.microsecond - extra)
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]

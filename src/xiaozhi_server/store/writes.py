@@ -40,16 +40,22 @@ async def find_messages(connection: AsyncConnection, keys: Sequence[str]) -> dic
 
 
 async def insert_messages(connection: AsyncConnection, rows: list[Row]) -> list[Row]:
-    """Insert new messages (duplicates skipped); return the inserted rows with their ids."""
+    """Insert messages, skipping natural keys already stored; return the inserted rows with ids."""
     if not rows:
         return []
-    await connection.execute(insert_ignoring_duplicates(connection, messages), rows)
-    stored = await find_messages(connection, [row["natural_key"] for row in rows])
-    return [
-        {**row, "id": stored[row["natural_key"]]["id"]}
-        for row in rows
-        if row["natural_key"] in stored
-    ]
+    statement = insert_ignoring_duplicates(connection, messages)
+    if connection.dialect.insert_executemany_returning:
+        # One round trip: the database says which rows it inserted and their ids.
+        result = await connection.execute(
+            statement.returning(messages.c.natural_key, messages.c.id), rows
+        )
+        ids = {row.natural_key: row.id for row in result}
+    else:
+        before = await find_messages(connection, [row["natural_key"] for row in rows])
+        await connection.execute(statement, rows)
+        after = await find_messages(connection, [row["natural_key"] for row in rows])
+        ids = {key: row["id"] for key, row in after.items() if key not in before}
+    return [{**row, "id": ids[row["natural_key"]]} for row in rows if row["natural_key"] in ids]
 
 
 async def fill_message_fields(connection: AsyncConnection, updates: list[Row]) -> None:
@@ -94,24 +100,35 @@ async def merge_rows(
         result = await connection.execute(select(table).where(key.in_(part)))
         existing.update((row._mapping[key.name], dict(row._mapping)) for row in result)
     changed: list[Any] = []
+    new_rows: dict[Any, Row] = {}
     for row in incoming:
-        current = existing.get(row[key.name])
+        current = existing.get(row[key.name]) or new_rows.get(row[key.name])
         if current is None:
-            new_row = {**_defaults(table), **{k: v for k, v in row.items() if v is not None}}
-            await connection.execute(
-                insert_ignoring_duplicates(connection, table), [{**new_row, "updated_at": now}]
-            )
-            existing[row[key.name]] = new_row
-            changed.append(row[key.name])
+            new_rows[row[key.name]] = {**_defaults(table), **_known(row), "updated_at": now}
             continue
         delta = _changed_fields(current, row, fill_only)
         if delta:
-            await connection.execute(
-                update(table).where(key == row[key.name]).values(**delta, updated_at=now)
-            )
             current.update(delta)
-            changed.append(row[key.name])
+            if row[key.name] in existing:
+                statement = update(table).where(key == row[key.name])
+                await connection.execute(statement.values(**delta, updated_at=now))
+                changed.append(row[key.name])
+    if new_rows:
+        await connection.execute(
+            insert_ignoring_duplicates(connection, table), _same_keys(new_rows)
+        )
+        changed.extend(new_rows)
     return changed
+
+
+def _known(row: Row) -> Row:
+    return {name: value for name, value in row.items() if value is not None}
+
+
+def _same_keys(rows: dict[Any, Row]) -> list[Row]:
+    """Rows padded with None so one executemany can insert them all."""
+    names = {name for row in rows.values() for name in row}
+    return [{name: row.get(name) for name in names} for row in rows.values()]
 
 
 def _changed_fields(current: Row, incoming: Row, fill_only: frozenset[str]) -> Row:
@@ -139,19 +156,25 @@ async def refresh_sessions(
     connection: AsyncConnection, session_ids: Sequence[str], now: datetime
 ) -> list[Row]:
     """Recount sessions from their messages (exact even with concurrent writers)."""
-    owned = messages.c.session_id == sessions.c.session_id
     for part in chunked(session_ids):
+        totals = (
+            select(
+                messages.c.session_id,
+                func.count().label("total"),
+                func.min(messages.c.created_at).label("first"),
+                func.max(messages.c.created_at).label("last"),
+            )
+            .where(messages.c.session_id.in_(part))
+            .group_by(messages.c.session_id)
+            .subquery()
+        )
         await connection.execute(
             update(sessions)
-            .where(sessions.c.session_id.in_(part))
+            .where(sessions.c.session_id == totals.c.session_id)
             .values(
-                message_count=select(func.count()).where(owned).scalar_subquery(),
-                first_message_at=select(func.min(messages.c.created_at))
-                .where(owned)
-                .scalar_subquery(),
-                last_message_at=select(func.max(messages.c.created_at))
-                .where(owned)
-                .scalar_subquery(),
+                message_count=totals.c.total,
+                first_message_at=totals.c.first,
+                last_message_at=totals.c.last,
                 updated_at=now,
             )
         )
@@ -162,22 +185,27 @@ async def refresh_devices(
     connection: AsyncConnection, macs: Sequence[str], now: datetime
 ) -> list[Row]:
     """Recount devices from their sessions' aggregates."""
-    owned = sessions.c.device == devices.c.mac
     for part in chunked(macs):
+        totals = (
+            select(
+                sessions.c.device,
+                func.sum(sessions.c.message_count).label("messages"),
+                func.count().label("sessions"),
+                func.min(sessions.c.first_message_at).label("first"),
+                func.max(sessions.c.last_message_at).label("last"),
+            )
+            .where(sessions.c.device.in_(part))
+            .group_by(sessions.c.device)
+            .subquery()
+        )
         await connection.execute(
             update(devices)
-            .where(devices.c.mac.in_(part))
+            .where(devices.c.mac == totals.c.device)
             .values(
-                message_count=select(func.coalesce(func.sum(sessions.c.message_count), 0))
-                .where(owned)
-                .scalar_subquery(),
-                session_count=select(func.count()).where(owned).scalar_subquery(),
-                first_seen_at=select(func.min(sessions.c.first_message_at))
-                .where(owned)
-                .scalar_subquery(),
-                last_seen_at=select(func.max(sessions.c.last_message_at))
-                .where(owned)
-                .scalar_subquery(),
+                message_count=totals.c.messages,
+                session_count=totals.c.sessions,
+                first_seen_at=totals.c.first,
+                last_seen_at=totals.c.last,
                 updated_at=now,
             )
         )

@@ -1,0 +1,23 @@
+"""What every benchmark prints alongside its figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from datetime import UTC, datetime
+from typing import Any
+
+
+def machine() -> dict[str, Any]:
+    """The machine and moment a figure was measured on."""
+    return {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+        "python": platform.python_version(),
+        "date": datetime.now(UTC).date().isoformat(),
+    }
+
+
+def report(name: str, figures: dict[str, Any]) -> None:
+    """Print one JSON object for ``name``."""
+    print(json.dumps({"benchmark": name, **figures, **machine()}, ensure_ascii=False), flush=True)
