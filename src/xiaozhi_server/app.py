@@ -12,10 +12,11 @@ from typing import Any
 from fastapi import FastAPI
 
 from xiaozhi_server import __version__
-from xiaozhi_server.api import features, health
+from xiaozhi_server.api import features, health, metrics
 from xiaozhi_server.auth.admins import ensure_admin
 from xiaozhi_server.config import Settings
 from xiaozhi_server.services import Services
+from xiaozhi_server.sources.capture import capture_router
 from xiaozhi_server.store import migrate
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def create_app(settings: Settings, background: Sequence[BackgroundTask] = ()) ->
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await services.store.close()
+            await services.close()
 
     app = FastAPI(
         title="xiaozhi-server",
@@ -47,7 +48,11 @@ def create_app(settings: Settings, background: Sequence[BackgroundTask] = ()) ->
         lifespan=lifespan,
     )
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(features.router)
+    tap = settings.features.tap and settings.esp32_server.manager_api_url is not None
+    if settings.features.capture or tap:
+        app.include_router(capture_router(settings.capture.prefix, settings.features.capture, tap))
     return app
 
 

@@ -72,6 +72,7 @@ class Esp32ServerSettings(_Section):
     db_timezone: str = "Asia/Shanghai"
     timeout: float = Field(30.0, gt=0)
     max_retries: int = Field(3, ge=0)
+    max_connections: int = Field(100, ge=1)
 
     @field_validator("manager_api_url")
     @classmethod
@@ -118,6 +119,8 @@ class SyncServiceSettings(_Section):
 class NotificationSettings(_Section):
     enabled: bool = True
     max_subscribers: int = Field(100, ge=1)
+    queue_size: int = Field(1000, ge=1)
+    heartbeat_seconds: float = Field(20.0, gt=0)
     redis_url: str | None = Field(None, repr=False)
 
     @field_validator("redis_url")

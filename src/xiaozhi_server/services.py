@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from xiaozhi_server.auth.guard import Authenticator
 from xiaozhi_server.config import Settings
+from xiaozhi_server.ingest.group_commit import GroupCommitter
 from xiaozhi_server.ingest.pipeline import Ingestor
 from xiaozhi_server.realtime.bus import EventBus
+from xiaozhi_server.sources.tap import UpstreamProxy
 from xiaozhi_server.store.database import Store
 
 
@@ -19,17 +21,36 @@ class Services:
     store: Store
     bus: EventBus
     ingestor: Ingestor
+    committer: GroupCommitter
     authenticator: Authenticator
+    proxy: UpstreamProxy | None
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
         """Wire every part from ``settings`` (nothing connects until first use)."""
         store = Store(settings.storage.url)
         bus = EventBus()
+        ingestor = Ingestor(store, bus)
         return cls(
             settings=settings,
             store=store,
             bus=bus,
-            ingestor=Ingestor(store, bus),
+            ingestor=ingestor,
+            committer=GroupCommitter(ingestor),
             authenticator=Authenticator(settings.auth, store),
+            proxy=_proxy(settings),
         )
+
+    async def close(self) -> None:
+        """Stop background work and close every connection."""
+        await self.committer.close()
+        if self.proxy is not None:
+            await self.proxy.close()
+        await self.store.close()
+
+
+def _proxy(settings: Settings) -> UpstreamProxy | None:
+    upstream = settings.esp32_server
+    if not (settings.features.tap and upstream.manager_api_url):
+        return None
+    return UpstreamProxy(upstream.manager_api_url, upstream.timeout, upstream.max_connections)

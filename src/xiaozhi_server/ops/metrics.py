@@ -1,0 +1,37 @@
+"""Prometheus metrics, scraped at ``/metrics``. Names say what is counted, labels say how it ended."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+REPORTS = Counter(
+    "xiaozhi_report_requests",
+    "Chat-history reports received, by outcome "
+    "(stored, unauthorized, invalid, too_large, store_error).",
+    ["outcome"],
+)
+TAP_FORWARDS = Counter(
+    "xiaozhi_tap_forwards",
+    "Requests forwarded to manager-api, by outcome (ok, upstream_error, unreachable, timeout).",
+    ["outcome"],
+)
+UPSTREAM_CALLS = Counter(
+    "xiaozhi_upstream_calls",
+    "Calls to the upstream (manager-api or its database), by target and outcome (success, failure).",
+    ["target", "outcome"],
+)
+WEBSOCKET_CONNECTIONS = Gauge(
+    "xiaozhi_websocket_connections", "WebSocket feed clients connected now."
+)
+WEBSOCKET_DISCONNECTS = Counter(
+    "xiaozhi_websocket_disconnects", "WebSocket feed clients gone, by reason.", ["reason"]
+)
+EVENTS_PUBLISHED = Counter("xiaozhi_events_published", "Events published on this instance's bus.")
+EVENTS_DROPPED = Counter(
+    "xiaozhi_events_dropped", "Events a subscriber could not take (it was disconnected)."
+)
+INGEST_BATCHES = Histogram(
+    "xiaozhi_ingest_batch_records",
+    "Records per ingest transaction (group commit makes these larger under load).",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000),
+)
