@@ -1,4 +1,4 @@
-"""Prometheus metrics, scraped at ``/metrics``. Names say what is counted, labels say how it ended."""
+"""Prometheus metrics, scraped at ``/metrics``: names say what is counted, labels how it ended."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ TAP_FORWARDS = Counter(
 )
 UPSTREAM_CALLS = Counter(
     "xiaozhi_upstream_calls",
-    "Calls to the upstream (manager-api or its database), by target and outcome (success, failure).",
+    "Calls to the upstream (manager-api or its database), by target and outcome "
+    "(success, failure).",
     ["target", "outcome"],
 )
 WEBSOCKET_CONNECTIONS = Gauge(
