@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI
 
 from xiaozhi_server import __version__
 from xiaozhi_server.api import features, health, metrics
 from xiaozhi_server.auth.admins import ensure_admin
 from xiaozhi_server.config import Settings
+from xiaozhi_server.realtime import feed
 from xiaozhi_server.services import Services
 from xiaozhi_server.sources.capture import capture_router
 from xiaozhi_server.store import migrate
@@ -51,9 +53,26 @@ def create_app(settings: Settings, background: Sequence[BackgroundTask] = ()) ->
     app.include_router(metrics.router)
     app.include_router(features.router)
     tap = settings.features.tap and settings.esp32_server.manager_api_url is not None
+    if settings.features.notifications and settings.notification.enabled:
+        app.include_router(feed.router)
     if settings.features.capture or tap:
         app.include_router(capture_router(settings.capture.prefix, settings.features.capture, tap))
     return app
+
+
+def server_config(app: FastAPI, settings: Settings, log_level: str | None = None) -> uvicorn.Config:
+    """How uvicorn serves ``app``: address, WebSocket implementation and heartbeats."""
+    heartbeat = settings.notification.heartbeat_seconds
+    return uvicorn.Config(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        log_level=log_level or settings.server.log_level,
+        ws="websockets-sansio",
+        # Protocol-level pings find dead peers; one unanswered for a whole interval is dropped.
+        ws_ping_interval=heartbeat,
+        ws_ping_timeout=heartbeat,
+    )
 
 
 async def _prepare_store(services: Services) -> None:

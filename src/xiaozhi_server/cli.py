@@ -13,7 +13,7 @@ import typer
 import uvicorn
 from pydantic import SecretStr
 
-from xiaozhi_server.app import BackgroundTask, create_app
+from xiaozhi_server.app import BackgroundTask, create_app, server_config
 from xiaozhi_server.auth.passwords import new_password
 from xiaozhi_server.config import ConfigError, Settings, load_settings
 from xiaozhi_server.services import Services
@@ -139,16 +139,7 @@ def _serve(
         level=settings.server.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    application = create_app(settings, background)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            application,
-            host=settings.server.host,
-            port=settings.server.port,
-            log_level=settings.server.log_level,
-            ws="websockets-sansio",
-        )
-    )
+    server = uvicorn.Server(server_config(create_app(settings, background), settings))
     url = f"http://{settings.server.host}:{settings.server.port}/"
     typer.echo(f"xiaozhi-server {'demo ' if demo_mode else ''}starting on {url}", err=True)
     server.run()

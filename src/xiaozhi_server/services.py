@@ -9,6 +9,7 @@ from xiaozhi_server.config import Settings
 from xiaozhi_server.ingest.group_commit import GroupCommitter
 from xiaozhi_server.ingest.pipeline import Ingestor
 from xiaozhi_server.realtime.bus import EventBus
+from xiaozhi_server.realtime.registry import FeedRegistry
 from xiaozhi_server.sources.tap import UpstreamProxy
 from xiaozhi_server.store.database import Store
 
@@ -24,6 +25,7 @@ class Services:
     committer: GroupCommitter
     authenticator: Authenticator
     proxy: UpstreamProxy | None
+    feed: FeedRegistry
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -39,6 +41,7 @@ class Services:
             committer=GroupCommitter(ingestor),
             authenticator=Authenticator(settings.auth, store),
             proxy=_proxy(settings),
+            feed=FeedRegistry(settings.notification.max_subscribers),
         )
 
     async def close(self) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import uvicorn
 
 from tests.support.servers import free_port
-from xiaozhi_server.app import BackgroundTask, create_app
+from xiaozhi_server.app import BackgroundTask, create_app, server_config
 from xiaozhi_server.config import Settings
 
 
@@ -26,16 +26,8 @@ class LiveApp:
 @contextmanager
 def serving(settings: Settings, background: tuple[BackgroundTask, ...] = ()) -> Iterator[LiveApp]:
     """Serve ``settings`` on a free port until the block ends."""
-    settings.server.port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, background),
-            host="127.0.0.1",
-            port=settings.server.port,
-            log_level="warning",
-            ws="websockets-sansio",
-        )
-    )
+    settings.server.host, settings.server.port = "127.0.0.1", free_port()
+    server = uvicorn.Server(server_config(create_app(settings, background), settings, "warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

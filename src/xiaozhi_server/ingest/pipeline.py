@@ -10,6 +10,7 @@ from xiaozhi_server.domain import Batch
 from xiaozhi_server.ingest.normalise import Rejection, normalise_batch
 from xiaozhi_server.ingest.upsert import Changes, write_batch
 from xiaozhi_server.realtime.bus import Event
+from xiaozhi_server.realtime.payloads import message_payload
 from xiaozhi_server.store.database import Store
 
 
@@ -58,18 +59,3 @@ class Ingestor:
             publish(Event("device_update", device, at))
         for agent in changes.agents:
             publish(Event("agent_update", agent, at))
-
-
-def message_payload(row: dict[str, Any]) -> dict[str, Any]:
-    """A stored message as events and the API show it (no internal bookkeeping)."""
-    return {
-        "id": row["id"],
-        "device": row["device"],
-        "session_id": row["session_id"],
-        "agent_id": row["agent_id"],
-        "chat_type": row["chat_type"],
-        "content": row["content"],
-        "audio_id": row["audio_id"],
-        "created_at": row["created_at"],
-        "source": row["source"],
-    }

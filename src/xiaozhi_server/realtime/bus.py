@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from xiaozhi_server.ops.metrics import EVENTS_DROPPED, EVENTS_PUBLISHED
+
 EventFilter = Callable[["Event"], bool]
 
 
@@ -113,6 +115,8 @@ class EventBus:
     def publish(self, event: Event) -> None:
         """Hand ``event`` to every subscription without waiting."""
         self.published += 1
+        EVENTS_PUBLISHED.inc()
         for subscription in list(self._subscriptions):
             if not subscription.offer(event):
                 self.dropped += 1
+                EVENTS_DROPPED.inc()

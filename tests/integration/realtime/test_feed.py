@@ -1,0 +1,198 @@
+"""/ws/admin: authenticated, filtered, resumable, bounded — over a real socket."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from tests.support.core_client import SECRET, encoded, report_body, report_headers
+from tests.support.feed_client import collect, connect, feed_url, next_of
+from tests.support.live_app import LiveApp, serving
+from xiaozhi_server.config import Settings
+
+REPORT = "/xiaozhi/agent/chat-history/report"
+
+
+def feed_settings(store_url: str, **notification: Any) -> Settings:
+    return Settings.model_validate(
+        {
+            "storage": {"url": store_url},
+            "auth": {"report_secret": SECRET, "api_tokens": ["test-token"], "admin_password": "pw"},
+            "notification": notification,
+        }
+    )
+
+
+@pytest.fixture
+def app(store_url: str) -> Iterator[LiveApp]:
+    with serving(feed_settings(store_url)) as live:
+        yield live
+
+
+async def report(app: LiveApp, **fields: Any) -> None:
+    async with httpx.AsyncClient(base_url=app.base_url) as client:
+        response = await client.post(
+            REPORT, content=encoded(report_body(**fields)), headers=report_headers()
+        )
+    assert response.json()["code"] == 0
+
+
+async def test_each_reported_turn_arrives_once_as_chat_update(app: LiveApp) -> None:
+    async with connect(feed_url(app.base_url)) as feed:
+        await next_of(feed, "welcome")
+        body = report_body(content="实时消息 live")
+        for _ in range(2):  # the core's retry
+            async with httpx.AsyncClient(base_url=app.base_url) as client:
+                await client.post(REPORT, content=encoded(body), headers=report_headers())
+        updates = await collect(feed, "chat_update")
+    assert len(updates) == 1
+    message = updates[0]["data"]
+    assert (message["content"], message["chat_type"], message["device"]) == (
+        "实时消息 live",
+        1,
+        "a0:85:e3:12:34:56",
+    )
+    assert isinstance(message["id"], int)
+    assert updates[0]["timestamp"].endswith("+00:00")
+
+
+pytestmark_sqlite = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+
+
+@pytestmark_sqlite
+async def test_session_and_device_updates_follow_a_turn(app: LiveApp) -> None:
+    async with connect(feed_url(app.base_url)) as feed:
+        await report(app)
+        session = await next_of(feed, "session_update")
+        device = await next_of(feed, "device_update")
+    assert session["data"]["message_count"] == 1
+    assert device["data"]["mac"] == "a0:85:e3:12:34:56"
+
+
+@pytestmark_sqlite
+@pytest.mark.parametrize(
+    "first_message",
+    [
+        '{"type":"auth","token":"wrong"}',
+        '{"type":"ping"}',
+        "not json",
+        '{"type":"auth","username":"admin","password":"no"}',
+    ],
+)
+async def test_without_valid_credentials_the_feed_closes_with_4401(
+    app: LiveApp, first_message: str
+) -> None:
+    async with connect(feed_url(app.base_url, token=None)) as feed:
+        await feed.send(first_message)
+        with pytest.raises(ConnectionClosed) as closed:
+            await feed.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4401
+    assert "authentication failed" in closed.value.rcvd.reason
+
+
+@pytestmark_sqlite
+async def test_a_wrong_query_token_closes_with_4401(app: LiveApp) -> None:
+    async with connect(feed_url(app.base_url, token="wrong")) as feed:
+        with pytest.raises(ConnectionClosed) as closed:
+            await feed.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+@pytestmark_sqlite
+@pytest.mark.parametrize(
+    "auth",
+    ['{"type":"auth","token":"test-token"}', '{"type":"auth","username":"admin","password":"pw"}'],
+)
+async def test_credentials_may_come_in_the_first_message(app: LiveApp, auth: str) -> None:
+    async with connect(feed_url(app.base_url, token=None)) as feed:
+        await feed.send(auth)
+        assert (await next_of(feed, "welcome"))["type"] == "welcome"
+
+
+@pytestmark_sqlite
+async def test_ping_gets_pong_and_a_bad_message_gets_an_error_without_closing(app: LiveApp) -> None:
+    async with connect(feed_url(app.base_url)) as feed:
+        await feed.send('{"type":"resume","since":-1}')
+        error = await next_of(feed, "error")
+        await feed.send('{"type":"ping"}')
+        await next_of(feed, "pong")
+    assert error["data"]["message"].startswith("since:")
+
+
+@pytestmark_sqlite
+async def test_a_subscription_filter_passes_only_its_device(app: LiveApp) -> None:
+    async with connect(feed_url(app.base_url)) as feed:
+        await feed.send('{"type":"subscribe","filters":{"device":"AA-BB-CC-DD-EE-01"}}')
+        await next_of(feed, "subscribed")
+        await report(app, mac="aa:bb:cc:dd:ee:02", content="other device")
+        await report(app, mac="aa:bb:cc:dd:ee:01", content="mine")
+        updates = await collect(feed, "chat_update")
+    assert [u["data"]["content"] for u in updates] == ["mine"]
+
+
+@pytestmark_sqlite
+async def test_resume_replays_what_was_missed_then_continues_live_without_duplicates(
+    app: LiveApp,
+) -> None:
+    async with connect(feed_url(app.base_url)) as feed:
+        await report(app, content="one")
+        first = (await next_of(feed, "chat_update"))["data"]["id"]
+    await report(app, content="two")  # while disconnected
+    await report(app, content="three")
+    async with connect(feed_url(app.base_url)) as feed:
+        await feed.send(f'{{"type":"resume","since":{first}}}')
+        await report(app, content="four")
+        updates = await collect(feed, "chat_update", quiet=1.0)
+    contents = [u["data"]["content"] for u in updates]
+    assert sorted(contents) == ["four", "three", "two"]
+    assert contents[:2] == ["two", "three"]
+    assert len({u["data"]["id"] for u in updates}) == 3
+
+
+@pytestmark_sqlite
+async def test_the_subscriber_after_max_subscribers_is_refused(store_url: str) -> None:
+    with serving(feed_settings(store_url, max_subscribers=2)) as app:
+        async with connect(feed_url(app.base_url)) as one, connect(feed_url(app.base_url)) as two:
+            await next_of(one, "welcome")
+            await next_of(two, "welcome")
+            async with connect(feed_url(app.base_url)) as three:
+                with pytest.raises(ConnectionClosed) as closed:
+                    await next_of(three, "welcome")
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1013
+    assert "too many subscribers (max 2)" in closed.value.rcvd.reason
+
+
+@pytestmark_sqlite
+async def test_a_client_that_cannot_keep_up_is_disconnected_and_ingest_goes_on(
+    store_url: str,
+) -> None:
+    with serving(feed_settings(store_url, queue_size=2)) as app:
+        async with connect(feed_url(app.base_url)) as slow:
+            await next_of(slow, "welcome")
+            await report(app)  # three events at once: more than the queue holds
+            with pytest.raises(ConnectionClosed) as closed:
+                await collect(slow, "chat_update", quiet=3)
+            await report(app, content="still stored")
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4408
+    assert "too slow" in closed.value.rcvd.reason
+
+
+@pytestmark_sqlite
+async def test_metrics_count_connections_and_disconnect_reasons(app: LiveApp) -> None:
+    async with connect(feed_url(app.base_url)) as feed:
+        await next_of(feed, "welcome")
+        async with httpx.AsyncClient() as client:
+            during = (await client.get(f"{app.base_url}/metrics")).text
+    await asyncio.sleep(0.2)
+    async with httpx.AsyncClient() as client:
+        after = (await client.get(f"{app.base_url}/metrics")).text
+    assert "xiaozhi_websocket_connections" in during
+    assert 'xiaozhi_websocket_disconnects_total{reason="client_closed"}' in after
