@@ -15,9 +15,9 @@ def feed_url(base_url: str, token: str | None = "test-token") -> str:
     return f"{url}?token={token}" if token else url
 
 
-async def next_of(connection: ClientConnection, kind: str, timeout: float = 5.0) -> dict[str, Any]:
+async def next_of(connection: ClientConnection, kind: str, within: float = 5.0) -> dict[str, Any]:
     """The next message of type ``kind`` (others are skipped)."""
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(within):
         while True:
             message: dict[str, Any] = json.loads(await connection.recv())
             if message["type"] == kind:

@@ -101,7 +101,8 @@ async def test_a_wrong_query_token_closes_with_4401(app: LiveApp) -> None:
     async with connect(feed_url(app.base_url, token="wrong")) as feed:
         with pytest.raises(ConnectionClosed) as closed:
             await feed.recv()
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4401
 
 
 @pytestmark_sqlite
