@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.servers import MariaDB, running_mariadb
+from tests.support.servers import MariaDB, running_mariadb, running_redis
 from xiaozhi_server.config import Settings
 from xiaozhi_server.store import migrate
 from xiaozhi_server.store.database import Store
@@ -19,6 +19,13 @@ def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
     """One MariaDB server for the whole session (started on first use)."""
     with running_mariadb(tmp_path_factory.mktemp("mariadb")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One redis-server for the whole session (started on first use)."""
+    with running_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "mariadb"])

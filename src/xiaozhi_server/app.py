@@ -34,6 +34,7 @@ def create_app(settings: Settings, background: Sequence[BackgroundTask] = ()) ->
         services = Services.build(settings)
         app.state.services = services
         await _prepare_store(services)
+        services.start()
         tasks = [asyncio.create_task(task(services)) for task in background]
         try:
             yield

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from xiaozhi_server.auth.guard import Authenticator
 from xiaozhi_server.config import Settings
 from xiaozhi_server.ingest.group_commit import GroupCommitter
 from xiaozhi_server.ingest.pipeline import Ingestor
 from xiaozhi_server.realtime.bus import EventBus
+from xiaozhi_server.realtime.redis_bridge import RedisBridge
 from xiaozhi_server.realtime.registry import FeedRegistry
 from xiaozhi_server.sources.tap import UpstreamProxy
 from xiaozhi_server.store.database import Store
@@ -26,13 +28,16 @@ class Services:
     authenticator: Authenticator
     proxy: UpstreamProxy | None
     feed: FeedRegistry
+    bridge: RedisBridge | None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
         """Wire every part from ``settings`` (nothing connects until first use)."""
         store = Store(settings.storage.url)
         bus = EventBus()
-        ingestor = Ingestor(store, bus)
+        bridge = _bridge(settings, bus)
+        ingestor = Ingestor(store, bridge or bus)
         return cls(
             settings=settings,
             store=store,
@@ -42,14 +47,30 @@ class Services:
             authenticator=Authenticator(settings.auth, store),
             proxy=_proxy(settings),
             feed=FeedRegistry(settings.notification.max_subscribers),
+            bridge=bridge,
         )
+
+    def start(self) -> None:
+        """Start the parts that work in the background (the Redis bridge)."""
+        if self.bridge is not None:
+            self._tasks.append(asyncio.create_task(self.bridge.run(), name="redis-bridge"))
 
     async def close(self) -> None:
         """Stop background work and close every connection."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.bridge is not None:
+            await self.bridge.close()
         await self.committer.close()
         if self.proxy is not None:
             await self.proxy.close()
         await self.store.close()
+
+
+def _bridge(settings: Settings, bus: EventBus) -> RedisBridge | None:
+    url = settings.notification.redis_url
+    return RedisBridge(url, bus) if url and settings.features.notifications else None
 
 
 def _proxy(settings: Settings) -> UpstreamProxy | None:

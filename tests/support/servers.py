@@ -140,3 +140,34 @@ def running_mariadb(base: Path) -> Iterator[MariaDB]:
         yield server
     finally:
         stop(process)
+
+
+@contextmanager
+def running_redis(base: Path) -> Iterator[str]:
+    """Start redis-server on a free port, nothing persisted; yield its URL; stop it on exit."""
+    binary = require_binary("redis-server")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(base),
+            "--protected-mode",
+            "yes",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        stop(process)

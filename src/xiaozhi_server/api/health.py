@@ -25,10 +25,22 @@ async def healthz() -> dict[str, str]:
 async def readyz(services: Services = Depends(get_services)) -> JSONResponse:
     """Ready when the store answers and is migrated; lists each component's state."""
     components: dict[str, dict[str, Any]] = {"store": await _store_state(services)}
-    components["events"] = {"state": "ready", "subscribers": services.bus.subscriber_count}
+    components["events"] = _events_state(services)
     ready = all(c["state"] != "unavailable" for c in components.values())
     body = {"status": "ready" if ready else "unavailable", "components": components}
     return JSONResponse(body, status_code=200 if ready else 503)
+
+
+def _events_state(services: Services) -> dict[str, Any]:
+    state: dict[str, Any] = {"state": "ready", "backend": "memory"}
+    if services.bridge is not None:
+        connected = services.bridge.connected
+        # Without Redis this instance still serves its own clients: degraded, not down.
+        state = {"state": "ready" if connected else "degraded", "backend": "redis"}
+        if services.bridge.last_error:
+            state["error"] = services.bridge.last_error
+    state["subscribers"] = services.feed.clients
+    return state
 
 
 async def _store_state(services: Services) -> dict[str, Any]:
