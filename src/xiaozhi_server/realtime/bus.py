@@ -7,6 +7,7 @@ closed with a reason instead of slowing ingest or other subscribers.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -24,10 +25,17 @@ class Event:
     type: str
     data: dict[str, Any]
     timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _text: list[str] = field(default_factory=list, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """The wire form: ``{"type", "data", "timestamp"}`` with ISO-8601 UTC times."""
         return {"type": self.type, "data": jsonable(self.data), "timestamp": iso(self.timestamp)}
+
+    def to_text(self) -> str:
+        """The wire form as JSON text, encoded once however many clients receive it."""
+        if not self._text:
+            self._text.append(json.dumps(self.to_json(), ensure_ascii=False))
+        return self._text[0]
 
 
 def iso(moment: datetime) -> str:

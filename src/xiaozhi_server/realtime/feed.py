@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import logging
 from collections import deque
 from dataclasses import asdict
 from typing import Any
@@ -38,10 +38,12 @@ from xiaozhi_server.store.messages import messages_after
 CLOSE_AUTH_FAILED = 4401
 CLOSE_TOO_SLOW = 4408
 CLOSE_FULL = 1013  # "try again later"
+CLOSE_INTERNAL = 1011
 AUTH_TIMEOUT_SECONDS = 10.0
 REPLAY_PAGE = 500
 _REMEMBERED_IDS = 10_000
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 
 
@@ -121,7 +123,13 @@ class FeedSession:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         self._subscription.close()
-        reason = next(iter(done)).result()
+        try:
+            reason = next(iter(done)).result()
+        except Exception:
+            log.exception("feed session failed")
+            with contextlib.suppress(Exception):
+                await self._websocket.close(CLOSE_INTERNAL, "internal error")
+            return "internal_error"
         if reason == "too_slow":
             with contextlib.suppress(Exception):
                 await self._websocket.close(
@@ -175,15 +183,13 @@ class FeedSession:
                 )
                 for row in rows:
                     if self._remember(row["id"]):
-                        await self._send_unlocked(
-                            Event("chat_update", message_payload(row)).to_json()
-                        )
+                        await self._send_text(Event("chat_update", message_payload(row)).to_text())
                         replayed += 1
                 if len(rows) < REPLAY_PAGE:
                     break
                 last = rows[-1]["id"]
             summary = {"since": since, "replayed": replayed}
-            await self._send_unlocked(_wire("resumed", summary))
+            await self._send_text(_wire("resumed", summary))
 
     async def _write(self) -> str:
         async for event in self._subscription:
@@ -192,7 +198,7 @@ class FeedSession:
                 if message_id is not None and not self._remember(message_id):
                     continue
                 try:
-                    await asyncio.wait_for(self._send_unlocked(event.to_json()), self._send_timeout)
+                    await asyncio.wait_for(self._send_text(event.to_text()), self._send_timeout)
                 except TimeoutError:
                     return "send_timeout"
                 except (WebSocketDisconnect, RuntimeError):
@@ -211,11 +217,11 @@ class FeedSession:
 
     async def _send(self, message: dict[str, Any]) -> None:
         async with self._send_lock:
-            await self._send_unlocked(_wire(message["type"], message["data"]))
+            await self._send_text(_wire(message["type"], message["data"]))
 
-    async def _send_unlocked(self, wire: dict[str, Any]) -> None:
-        await self._websocket.send_text(json.dumps(wire, ensure_ascii=False))
+    async def _send_text(self, text: str) -> None:
+        await self._websocket.send_text(text)
 
 
-def _wire(kind: str, data: dict[str, Any]) -> dict[str, Any]:
-    return Event(kind, data).to_json()
+def _wire(kind: str, data: dict[str, Any]) -> str:
+    return Event(kind, data).to_text()

@@ -9,6 +9,8 @@ from typing import Any
 from xiaozhi_server.ingest.normalise import normalise_device
 from xiaozhi_server.realtime.bus import Event
 
+EVENT_TYPES = ("chat_update", "session_update", "device_update", "agent_update", "sync_status")
+
 
 class ProtocolError(ValueError):
     """A client message that cannot be understood; the text says what was expected."""
@@ -16,14 +18,17 @@ class ProtocolError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Filters:
-    """Which events a client wants: all, or those of one device, agent or session."""
+    """Which events a client wants: all, or those of some types, device, agent or session."""
 
     device: str | None = None
     agent: str | None = None
     session: str | None = None
+    types: tuple[str, ...] | None = None
 
     def matches(self, event: Event) -> bool:
         """True if ``event`` concerns what these filters name."""
+        if self.types is not None and event.type not in self.types:
+            return False
         data = event.data
         wanted = (
             (self.device, data.get("device", data.get("mac"))),
@@ -94,7 +99,16 @@ def _filters(data: dict[str, Any]) -> Filters:
         device=normalise_device(device) if device else None,
         agent=_text(source, "agent"),
         session=_text(source, "session"),
+        types=_types(source.get("types")),
     )
+
+
+def _types(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(v in EVENT_TYPES for v in value):
+        raise ProtocolError("types: must be a list of " + ", ".join(EVENT_TYPES))
+    return tuple(value)
 
 
 def _since(value: Any) -> int:

@@ -197,3 +197,14 @@ async def test_metrics_count_connections_and_disconnect_reasons(app: LiveApp) ->
         after = (await client.get(f"{app.base_url}/metrics")).text
     assert "xiaozhi_websocket_connections" in during
     assert 'xiaozhi_websocket_disconnects_total{reason="client_closed"}' in after
+
+
+@pytestmark_sqlite
+async def test_a_types_filter_passes_only_those_event_types(app: LiveApp) -> None:
+    async with connect(feed_url(app.base_url)) as feed:
+        await feed.send('{"type":"subscribe","filters":{"types":["device_update"]}}')
+        await next_of(feed, "subscribed")
+        await report(app)
+        kinds = {m["type"] for m in [await next_of(feed, "device_update")]}
+        assert await collect(feed, "chat_update") == []
+    assert kinds == {"device_update"}
