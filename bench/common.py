@@ -21,3 +21,12 @@ def machine() -> dict[str, Any]:
 def report(name: str, figures: dict[str, Any]) -> None:
     """Print one JSON object for ``name``."""
     print(json.dumps({"benchmark": name, **figures, **machine()}, ensure_ascii=False), flush=True)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """The ``pct``-th percentile (nearest rank) of ``values``."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]

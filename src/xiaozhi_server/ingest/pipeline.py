@@ -42,8 +42,9 @@ class Ingestor:
         if not len(clean):
             return IngestResult(rejected=rejected)
         now = datetime.now(UTC)
-        async with self._store.write() as connection:
-            changes = await write_batch(connection, clean, now)
+        changes = await self._store.run_write(
+            lambda connection: write_batch(connection, clean, now)
+        )
         self._publish(changes, datetime.now(UTC))
         return IngestResult(
             stored=changes.messages, duplicates=changes.duplicates, rejected=rejected

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
 from xiaozhi_server.domain import Batch, MessageRecord
 from xiaozhi_server.ingest.natural_key import natural_key
@@ -30,22 +30,22 @@ class Changes:
     agents: list[Row] = field(default_factory=list)
 
 
-async def write_batch(connection: AsyncConnection, batch: Batch, now: datetime) -> Changes:
+def write_batch(connection: Connection, batch: Batch, now: datetime) -> Changes:
     """Upsert ``batch`` (already normalised) inside the caller's transaction."""
     changes = Changes()
-    await writes.insert_audio(connection, [_audio_row(a, now) for a in batch.audio])
-    changed_agents = await writes.merge_rows(
+    writes.insert_audio(connection, [_audio_row(a, now) for a in batch.audio])
+    changed_agents = writes.merge_rows(
         connection, agents, [_agent_row(a) for a in batch.agents], now
     )
     changed_devices = set(
-        await writes.merge_rows(connection, devices, [_device_row(d) for d in batch.devices], now)
+        writes.merge_rows(connection, devices, [_device_row(d) for d in batch.devices], now)
     )
-    changes.messages, changes.duplicates = await _write_messages(connection, batch.messages, now)
+    changes.messages, changes.duplicates = _write_messages(connection, batch.messages, now)
     touched_sessions = {row["session_id"] for row in changes.messages}
-    await writes.merge_rows(
+    writes.merge_rows(
         connection, sessions, _session_rows(changes.messages), now, _SESSION_FILL_ONLY
     )
-    titled = await writes.merge_rows(
+    titled = writes.merge_rows(
         connection,
         sessions,
         [{"session_id": t.session_id, "title": t.title} for t in batch.titles],
@@ -53,28 +53,24 @@ async def write_batch(connection: AsyncConnection, batch: Batch, now: datetime) 
     )
     touched_sessions.update(titled)
     new_devices = [{"mac": row["device"], "agent_id": row["agent_id"]} for row in changes.messages]
-    await writes.merge_rows(
-        connection, devices, _unique(new_devices, "mac"), now, _DEVICE_FILL_ONLY
-    )
-    changes.sessions = await writes.refresh_sessions(connection, sorted(touched_sessions), now)
+    writes.merge_rows(connection, devices, _unique(new_devices, "mac"), now, _DEVICE_FILL_ONLY)
+    changes.sessions = writes.refresh_sessions(connection, sorted(touched_sessions), now)
     changed_devices.update(row["device"] for row in changes.messages)
-    changes.devices = await writes.refresh_devices(connection, sorted(changed_devices), now)
-    changes.agents = await writes.rows_by_key(connection, agents, changed_agents)
+    changes.devices = writes.refresh_devices(connection, sorted(changed_devices), now)
+    changes.agents = writes.rows_by_key(connection, agents, changed_agents)
     return changes
 
 
-async def _write_messages(
-    connection: AsyncConnection, records: list[MessageRecord], now: datetime
+def _write_messages(
+    connection: Connection, records: list[MessageRecord], now: datetime
 ) -> tuple[list[Row], int]:
     rows = _unique([_message_row(record, now) for record in records], "natural_key")
-    inserted = await writes.insert_messages(connection, rows)
+    inserted = writes.insert_messages(connection, rows)
     if len(inserted) < len(rows):
         new_keys = {row["natural_key"] for row in inserted}
         seen_before = [row for row in rows if row["natural_key"] not in new_keys]
-        existing = await writes.find_messages(
-            connection, [row["natural_key"] for row in seen_before]
-        )
-        await writes.fill_message_fields(connection, _fills(seen_before, existing, now))
+        existing = writes.find_messages(connection, [row["natural_key"] for row in seen_before])
+        writes.fill_message_fields(connection, _fills(seen_before, existing, now))
     return inserted, len(records) - len(inserted)
 
 

@@ -33,7 +33,7 @@ async def set_password_hash(store: Store, username: str, hashed: str) -> None:
     now = datetime.now(UTC)
     async with store.write() as connection:
         row = {"username": username, "password_hash": hashed, "created_at": now, "updated_at": now}
-        await connection.execute(insert_ignoring_duplicates(connection, admin_users), [row])
+        await connection.execute(insert_ignoring_duplicates(connection.dialect, admin_users), [row])
         await connection.execute(
             update(admin_users)
             .where(admin_users.c.username == username)

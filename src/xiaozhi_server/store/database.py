@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from typing import TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from xiaozhi_server.store.engine import create_engine, is_sqlite
+from xiaozhi_server.store.engine import apply_sqlite_pragmas, create_engine, is_sqlite
+from xiaozhi_server.store.sqlite_writer import SqliteWriter
+
+T = TypeVar("T")
 
 
 class Store:
@@ -18,8 +22,10 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.engine: AsyncEngine = create_engine(url)
+        sqlite = is_sqlite(self.engine)
         # SQLite allows one writer; queueing here beats failing on "database is locked".
-        self._write_lock: asyncio.Lock | None = asyncio.Lock() if is_sqlite(self.engine) else None
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if sqlite else None
+        self._writer = SqliteWriter(url, apply_sqlite_pragmas) if sqlite else None
 
     @property
     def safe_url(self) -> str:
@@ -38,6 +44,15 @@ class Store:
         async with lock, self.engine.begin() as connection:
             yield connection
 
+    async def run_write(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` (synchronous SQL) in one transaction, committed if it returns."""
+        if self._writer is None:
+            async with self.engine.begin() as connection:
+                return await connection.run_sync(work)
+        assert self._write_lock is not None
+        async with self._write_lock:
+            return await self._writer.run(work)
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for queries."""
@@ -51,4 +66,6 @@ class Store:
 
     async def close(self) -> None:
         """Close every pooled connection."""
+        if self._writer is not None:
+            await self._writer.close()
         await self.engine.dispose()

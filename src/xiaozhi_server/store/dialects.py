@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import Insert, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Dialect
 
 
-def insert_ignoring_duplicates(connection: AsyncConnection, table: Table) -> Insert:
+def insert_ignoring_duplicates(dialect: Dialect, table: Table) -> Insert:
     """INSERT that silently skips rows whose unique key already exists."""
-    name = connection.dialect.name
+    name = dialect.name
     if name == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
     if name == "postgresql":

@@ -1,4 +1,8 @@
-"""Writes used by ingest, each inside the caller's transaction."""
+"""Writes used by ingest, each inside the caller's transaction.
+
+Synchronous on purpose: a whole batch runs as one unit of work (in a writer thread for
+SQLite, through ``run_sync`` elsewhere) instead of one event-loop round trip per statement.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, Table, bindparam, func, select, update
 
 from xiaozhi_server.store.dialects import insert_ignoring_duplicates
 from xiaozhi_server.store.tables import audio, devices, messages, sessions
@@ -23,7 +26,7 @@ def chunked(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]
         yield values[start : start + size]
 
 
-async def find_messages(connection: AsyncConnection, keys: Sequence[str]) -> dict[str, Row]:
+def find_messages(connection: Connection, keys: Sequence[str]) -> dict[str, Row]:
     """Stored messages by natural key (id and the fields a later source may fill in)."""
     found: dict[str, Row] = {}
     columns = (
@@ -34,31 +37,31 @@ async def find_messages(connection: AsyncConnection, keys: Sequence[str]) -> dic
         messages.c.audio_id,
     )
     for part in chunked(keys):
-        result = await connection.execute(select(*columns).where(messages.c.natural_key.in_(part)))
+        result = connection.execute(select(*columns).where(messages.c.natural_key.in_(part)))
         found.update((row.natural_key, dict(row._mapping)) for row in result)
     return found
 
 
-async def insert_messages(connection: AsyncConnection, rows: list[Row]) -> list[Row]:
+def insert_messages(connection: Connection, rows: list[Row]) -> list[Row]:
     """Insert messages, skipping natural keys already stored; return the inserted rows with ids."""
     if not rows:
         return []
-    statement = insert_ignoring_duplicates(connection, messages)
+    statement = insert_ignoring_duplicates(connection.dialect, messages)
     if connection.dialect.insert_executemany_returning:
         # One round trip: the database says which rows it inserted and their ids.
-        result = await connection.execute(
+        result = connection.execute(
             statement.returning(messages.c.natural_key, messages.c.id), rows
         )
         ids = {row.natural_key: row.id for row in result}
     else:
-        before = await find_messages(connection, [row["natural_key"] for row in rows])
-        await connection.execute(statement, rows)
-        after = await find_messages(connection, [row["natural_key"] for row in rows])
+        before = find_messages(connection, [row["natural_key"] for row in rows])
+        connection.execute(statement, rows)
+        after = find_messages(connection, [row["natural_key"] for row in rows])
         ids = {key: row["id"] for key, row in after.items() if key not in before}
     return [{**row, "id": ids[row["natural_key"]]} for row in rows if row["natural_key"] in ids]
 
 
-async def fill_message_fields(connection: AsyncConnection, updates: list[Row]) -> None:
+def fill_message_fields(connection: Connection, updates: list[Row]) -> None:
     """Set source_id, agent_id and audio_id on stored messages by id."""
     if not updates:
         return
@@ -72,17 +75,17 @@ async def fill_message_fields(connection: AsyncConnection, updates: list[Row]) -
             updated_at=bindparam("new_updated_at"),
         )
     )
-    await connection.execute(statement, updates)
+    connection.execute(statement, updates)
 
 
-async def insert_audio(connection: AsyncConnection, rows: list[Row]) -> None:
+def insert_audio(connection: Connection, rows: list[Row]) -> None:
     """Store WAV blobs; audio is immutable, so an id seen before is skipped."""
     if rows:
-        await connection.execute(insert_ignoring_duplicates(connection, audio), rows)
+        connection.execute(insert_ignoring_duplicates(connection.dialect, audio), rows)
 
 
-async def merge_rows(
-    connection: AsyncConnection,
+def merge_rows(
+    connection: Connection,
     table: Table,
     incoming: list[Row],
     now: datetime,
@@ -97,7 +100,7 @@ async def merge_rows(
     key = table.primary_key.columns.values()[0]
     existing: dict[Any, Row] = {}
     for part in chunked(list({row[key.name] for row in incoming})):
-        result = await connection.execute(select(table).where(key.in_(part)))
+        result = connection.execute(select(table).where(key.in_(part)))
         existing.update((row._mapping[key.name], dict(row._mapping)) for row in result)
     changed: list[Any] = []
     new_rows: dict[Any, Row] = {}
@@ -111,11 +114,11 @@ async def merge_rows(
             current.update(delta)
             if row[key.name] in existing:
                 statement = update(table).where(key == row[key.name])
-                await connection.execute(statement.values(**delta, updated_at=now))
+                connection.execute(statement.values(**delta, updated_at=now))
                 changed.append(row[key.name])
     if new_rows:
-        await connection.execute(
-            insert_ignoring_duplicates(connection, table), _same_keys(new_rows)
+        connection.execute(
+            insert_ignoring_duplicates(connection.dialect, table), _same_keys(new_rows)
         )
         changed.extend(new_rows)
     return changed
@@ -152,8 +155,8 @@ def _defaults(table: Table) -> Row:
     return defaults
 
 
-async def refresh_sessions(
-    connection: AsyncConnection, session_ids: Sequence[str], now: datetime
+def refresh_sessions(
+    connection: Connection, session_ids: Sequence[str], now: datetime
 ) -> list[Row]:
     """Recount sessions from their messages (exact even with concurrent writers)."""
     for part in chunked(session_ids):
@@ -168,7 +171,7 @@ async def refresh_sessions(
             .group_by(messages.c.session_id)
             .subquery()
         )
-        await connection.execute(
+        connection.execute(
             update(sessions)
             .where(sessions.c.session_id == totals.c.session_id)
             .values(
@@ -178,12 +181,10 @@ async def refresh_sessions(
                 updated_at=now,
             )
         )
-    return await rows_by_key(connection, sessions, session_ids)
+    return rows_by_key(connection, sessions, session_ids)
 
 
-async def refresh_devices(
-    connection: AsyncConnection, macs: Sequence[str], now: datetime
-) -> list[Row]:
+def refresh_devices(connection: Connection, macs: Sequence[str], now: datetime) -> list[Row]:
     """Recount devices from their sessions' aggregates."""
     for part in chunked(macs):
         totals = (
@@ -198,7 +199,7 @@ async def refresh_devices(
             .group_by(sessions.c.device)
             .subquery()
         )
-        await connection.execute(
+        connection.execute(
             update(devices)
             .where(devices.c.mac == totals.c.device)
             .values(
@@ -209,14 +210,14 @@ async def refresh_devices(
                 updated_at=now,
             )
         )
-    return await rows_by_key(connection, devices, macs)
+    return rows_by_key(connection, devices, macs)
 
 
-async def rows_by_key(connection: AsyncConnection, table: Table, keys: Sequence[Any]) -> list[Row]:
+def rows_by_key(connection: Connection, table: Table, keys: Sequence[Any]) -> list[Row]:
     """Full rows of ``table`` whose primary key is in ``keys``."""
     key = table.primary_key.columns.values()[0]
     rows: list[Row] = []
     for part in chunked(list(keys)):
-        result = await connection.execute(select(table).where(key.in_(part)))
+        result = connection.execute(select(table).where(key.in_(part)))
         rows.extend(dict(row._mapping) for row in result)
     return rows
