@@ -24,6 +24,7 @@ test: lint
 	$(BIN)/pytest
 
 bench: $(STAMP)
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
 	$(BIN)/python -m bench
 
 clean:

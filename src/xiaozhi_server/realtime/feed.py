@@ -109,9 +109,8 @@ class FeedSession:
         self._send_lock = asyncio.Lock()
         self._sent: deque[int] = deque(maxlen=_REMEMBERED_IDS)
         self._sent_set: set[int] = set()
-        settings = services.settings.notification
-        self._send_timeout = settings.heartbeat_seconds
-        self._subscription = services.bus.subscribe(settings.queue_size, self._wants)
+        queue_size = services.settings.notification.queue_size
+        self._subscription = services.bus.subscribe(queue_size, self._wants)
 
     async def run(self) -> str:
         """Serve the client; return why it ended (for metrics)."""
@@ -135,9 +134,6 @@ class FeedSession:
                 await self._websocket.close(
                     CLOSE_TOO_SLOW, self._subscription.closed_reason or "too slow"
                 )
-        elif reason == "send_timeout":
-            with contextlib.suppress(Exception):
-                await self._websocket.close(CLOSE_TOO_SLOW, "too slow: a send timed out")
         return str(reason)
 
     def _wants(self, event: Event) -> bool:
@@ -197,10 +193,10 @@ class FeedSession:
             async with self._send_lock:
                 if message_id is not None and not self._remember(message_id):
                     continue
+                # No per-send timeout (a task per send costs more than the send): a peer that
+                # stops reading fills its bounded queue, a dead one misses protocol pings.
                 try:
-                    await asyncio.wait_for(self._send_text(event.to_text()), self._send_timeout)
-                except TimeoutError:
-                    return "send_timeout"
+                    await self._send_text(event.to_text())
                 except (WebSocketDisconnect, RuntimeError):
                     return "client_closed"
         return "too_slow" if self._subscription.closed_reason else "server_closed"
