@@ -6,6 +6,7 @@ with 100 and 1,000 subscribers at 100 reports/s. Goals: p99 <= 50 ms at 100 subs
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import tempfile
 import time
@@ -25,14 +26,26 @@ HEADERS = {"Authorization": f"Bearer {SECRET}", "Content-Type": "application/jso
 MARK = '"content": "bench-'
 
 
-async def subscriber(
-    url: str, ready: asyncio.Event, latencies: list[float], sent: dict[int, float]
-) -> ClientConnection:
+class Tally:
+    """Latencies as they arrive; ``complete`` is set once every expected one is in."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.latencies: list[float] = []
+        self.sent: dict[int, float] = {}
+        self.complete = asyncio.Event()
+
+    def received(self, n: int, at: float) -> None:
+        self.latencies.append((at - self.sent[n]) * 1000)
+        if len(self.latencies) >= self.expected:
+            self.complete.set()
+
+
+async def subscriber(url: str, tally: Tally) -> ClientConnection:
     connection = await connect(url, max_queue=None)
     await connection.send(json.dumps({"type": "subscribe", "filters": {"types": ["chat_update"]}}))
     while json.loads(await connection.recv())["type"] != "subscribed":
         pass
-    ready.set()
 
     async def receive() -> None:
         async for text in connection:
@@ -40,7 +53,7 @@ async def subscriber(
             start = str(text).find(MARK)
             if start >= 0:
                 n = int(str(text)[start + len(MARK) : str(text).index('"', start + len(MARK))])
-                latencies.append((at - sent[n]) * 1000)
+                tally.received(n, at)
 
     asyncio.get_running_loop().create_task(receive())
     return connection
@@ -70,26 +83,20 @@ async def send_reports(base_url: str, sent: dict[int, float]) -> None:
 
 async def measure(base_url: str, subscribers: int) -> dict[str, float]:
     ws_url = base_url.replace("http://", "ws://") + f"/ws/admin?token={TOKEN}"
-    latencies: list[float] = []
-    sent: dict[int, float] = {}
-    connections = []
-    for _ in range(subscribers):
-        ready = asyncio.Event()
-        connections.append(await subscriber(ws_url, ready, latencies, sent))
-    await send_reports(base_url, sent)
-    expected = subscribers * RATE * SECONDS
-    deadline = time.perf_counter() + 30
-    while len(latencies) < expected and time.perf_counter() < deadline:
-        await asyncio.sleep(0.1)
+    tally = Tally(subscribers * RATE * SECONDS)
+    connections = [await subscriber(ws_url, tally) for _ in range(subscribers)]
+    await send_reports(base_url, tally.sent)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(tally.complete.wait(), 30)
     for connection in connections:
         await connection.close()
     return {
         "subscribers": subscribers,
         "reports_per_s": RATE,
-        "deliveries": len(latencies),
-        "expected_deliveries": expected,
-        "p50_ms": round(percentile(latencies, 50), 1),
-        "p99_ms": round(percentile(latencies, 99), 1),
+        "deliveries": len(tally.latencies),
+        "expected_deliveries": tally.expected,
+        "p50_ms": round(percentile(tally.latencies, 50), 1),
+        "p99_ms": round(percentile(tally.latencies, 99), 1),
         "goal_p99_ms": 50 if subscribers <= 100 else 100,
     }
 
