@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, func, select, update
 
 from xiaozhi_server.store.dialects import insert_ignoring_duplicates
-from xiaozhi_server.store.tables import audio, devices, messages, sessions
+from xiaozhi_server.store.tables import agents, audio, devices, messages, sessions
 
 Row = dict[str, Any]
 # Keeps every IN (...) under SQLite's and drivers' parameter limits.
@@ -29,17 +29,19 @@ def chunked(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]
 def find_messages(connection: Connection, keys: Sequence[str]) -> dict[str, Row]:
     """Stored messages by natural key (id and the fields a later source may fill in)."""
     found: dict[str, Row] = {}
-    columns = (
-        messages.c.natural_key,
-        messages.c.id,
-        messages.c.source_id,
-        messages.c.agent_id,
-        messages.c.audio_id,
-    )
     for part in chunked(keys):
-        result = connection.execute(select(*columns).where(messages.c.natural_key.in_(part)))
+        result = connection.execute(_FIND_MESSAGES, {"keys": list(part)})
         found.update((row.natural_key, dict(row._mapping)) for row in result)
     return found
+
+
+_FIND_MESSAGES = select(
+    messages.c.natural_key,
+    messages.c.id,
+    messages.c.source_id,
+    messages.c.agent_id,
+    messages.c.audio_id,
+).where(messages.c.natural_key.in_(bindparam("keys", expanding=True)))
 
 
 def insert_messages(connection: Connection, rows: list[Row]) -> list[Row]:
@@ -98,10 +100,10 @@ def merge_rows(
     so ingesting the same batch twice leaves the store as it was.
     """
     key = table.primary_key.columns.values()[0]
-    existing: dict[Any, Row] = {}
-    for part in chunked(list({row[key.name] for row in incoming})):
-        result = connection.execute(select(table).where(key.in_(part)))
-        existing.update((row._mapping[key.name], dict(row._mapping)) for row in result)
+    existing = {
+        row[key.name]: row
+        for row in rows_by_key(connection, table, list({row[key.name] for row in incoming}))
+    }
     changed: list[Any] = []
     new_rows: dict[Any, Row] = {}
     for row in incoming:
@@ -155,69 +157,87 @@ def _defaults(table: Table) -> Row:
     return defaults
 
 
+def _session_totals() -> Any:
+    totals = (
+        select(
+            messages.c.session_id,
+            func.count().label("total"),
+            func.min(messages.c.created_at).label("first"),
+            func.max(messages.c.created_at).label("last"),
+        )
+        .where(messages.c.session_id.in_(bindparam("keys", expanding=True)))
+        .group_by(messages.c.session_id)
+        .subquery()
+    )
+    return (
+        update(sessions)
+        .where(sessions.c.session_id == totals.c.session_id)
+        .values(
+            message_count=totals.c.total,
+            first_message_at=totals.c.first,
+            last_message_at=totals.c.last,
+            updated_at=bindparam("now"),
+        )
+    )
+
+
+def _device_totals() -> Any:
+    totals = (
+        select(
+            sessions.c.device,
+            func.sum(sessions.c.message_count).label("messages"),
+            func.count().label("sessions"),
+            func.min(sessions.c.first_message_at).label("first"),
+            func.max(sessions.c.last_message_at).label("last"),
+        )
+        .where(sessions.c.device.in_(bindparam("keys", expanding=True)))
+        .group_by(sessions.c.device)
+        .subquery()
+    )
+    return (
+        update(devices)
+        .where(devices.c.mac == totals.c.device)
+        .values(
+            message_count=totals.c.messages,
+            session_count=totals.c.sessions,
+            first_seen_at=totals.c.first,
+            last_seen_at=totals.c.last,
+            updated_at=bindparam("now"),
+        )
+    )
+
+
+# Built once: constructing statements per call cost more than SQLite running them.
+_REFRESH_SESSIONS = _session_totals()
+_REFRESH_DEVICES = _device_totals()
+_BY_KEY = {
+    table: select(table).where(
+        table.primary_key.columns.values()[0].in_(bindparam("keys", expanding=True))
+    )
+    for table in (sessions, devices, agents)
+}
+
+
 def refresh_sessions(
     connection: Connection, session_ids: Sequence[str], now: datetime
 ) -> list[Row]:
     """Recount sessions from their messages (exact even with concurrent writers)."""
     for part in chunked(session_ids):
-        totals = (
-            select(
-                messages.c.session_id,
-                func.count().label("total"),
-                func.min(messages.c.created_at).label("first"),
-                func.max(messages.c.created_at).label("last"),
-            )
-            .where(messages.c.session_id.in_(part))
-            .group_by(messages.c.session_id)
-            .subquery()
-        )
-        connection.execute(
-            update(sessions)
-            .where(sessions.c.session_id == totals.c.session_id)
-            .values(
-                message_count=totals.c.total,
-                first_message_at=totals.c.first,
-                last_message_at=totals.c.last,
-                updated_at=now,
-            )
-        )
+        connection.execute(_REFRESH_SESSIONS, {"keys": list(part), "now": now})
     return rows_by_key(connection, sessions, session_ids)
 
 
 def refresh_devices(connection: Connection, macs: Sequence[str], now: datetime) -> list[Row]:
     """Recount devices from their sessions' aggregates."""
     for part in chunked(macs):
-        totals = (
-            select(
-                sessions.c.device,
-                func.sum(sessions.c.message_count).label("messages"),
-                func.count().label("sessions"),
-                func.min(sessions.c.first_message_at).label("first"),
-                func.max(sessions.c.last_message_at).label("last"),
-            )
-            .where(sessions.c.device.in_(part))
-            .group_by(sessions.c.device)
-            .subquery()
-        )
-        connection.execute(
-            update(devices)
-            .where(devices.c.mac == totals.c.device)
-            .values(
-                message_count=totals.c.messages,
-                session_count=totals.c.sessions,
-                first_seen_at=totals.c.first,
-                last_seen_at=totals.c.last,
-                updated_at=now,
-            )
-        )
+        connection.execute(_REFRESH_DEVICES, {"keys": list(part), "now": now})
     return rows_by_key(connection, devices, macs)
 
 
 def rows_by_key(connection: Connection, table: Table, keys: Sequence[Any]) -> list[Row]:
-    """Full rows of ``table`` whose primary key is in ``keys``."""
-    key = table.primary_key.columns.values()[0]
+    """Full rows of ``table`` (sessions, devices or agents) whose primary key is in ``keys``."""
     rows: list[Row] = []
     for part in chunked(list(keys)):
-        result = connection.execute(select(table).where(key.in_(part)))
+        result = connection.execute(_BY_KEY[table], {"keys": list(part)})
         rows.extend(dict(row._mapping) for row in result)
     return rows
