@@ -13,7 +13,20 @@ import uvicorn
 from fastapi import FastAPI
 
 from xiaozhi_server import __version__
-from xiaozhi_server.api import features, health, metrics
+from xiaozhi_server.api import (
+    audio,
+    devices,
+    export,
+    features,
+    health,
+    metrics,
+    search,
+    sessions,
+    stats,
+    sync_status,
+)
+from xiaozhi_server.api.compat import compat_router
+from xiaozhi_server.api.errors import install_error_handlers
 from xiaozhi_server.auth.admins import ensure_admin
 from xiaozhi_server.config import Settings
 from xiaozhi_server.realtime import feed
@@ -50,9 +63,15 @@ def create_app(settings: Settings, background: Sequence[BackgroundTask] = ()) ->
         description="Chat-history hub for xiaozhi-esp32-server deployments.",
         lifespan=lifespan,
     )
+    install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
-    app.include_router(features.router)
+    for router in (features, devices, sessions, search, stats, audio, sync_status):
+        app.include_router(router.router)
+    if settings.features.export:
+        app.include_router(export.router)
+    # Before the tap's catch-all, so these reads are answered here.
+    app.include_router(compat_router(settings.capture.prefix))
     tap = settings.features.tap and settings.esp32_server.manager_api_url is not None
     if settings.features.notifications and settings.notification.enabled:
         app.include_router(feed.router)

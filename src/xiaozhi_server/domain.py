@@ -87,3 +87,40 @@ class Batch:
             + len(self.agents)
             + len(self.titles)
         )
+
+
+def decode_tool_content(content: str) -> dict[str, object] | None:
+    """A tool row's JSON array (``[{"type":"tool","text":"name({...})"}]`` or
+    ``[{"type":"tool_result","text":"{...}"}]``) as ``{kind, name, arguments, result}``;
+    None if it is not in that form."""
+    import json
+
+    try:
+        items = json.loads(content)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(items, list) or not items or not isinstance(items[0], dict):
+        return None
+    item = items[0]
+    text = item.get("text")
+    if not isinstance(text, str):
+        return None
+    if item.get("type") == "tool":
+        name, _, rest = text.partition("(")
+        raw_arguments = rest[:-1] if rest.endswith(")") else rest
+        return {"kind": "call", "name": name.strip(), "arguments": _json_or_text(raw_arguments)}
+    if item.get("type") == "tool_result":
+        result = _json_or_text(text)
+        if isinstance(result, dict) and set(result) == {"result"}:
+            result = result["result"]
+        return {"kind": "result", "result": result}
+    return None
+
+
+def _json_or_text(text: str) -> object:
+    import json
+
+    try:
+        return json.loads(text) if text.strip() else None
+    except ValueError:
+        return text

@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from xiaozhi_server.domain import Batch, MessageRecord
 from xiaozhi_server.ingest.natural_key import natural_key
-from xiaozhi_server.store import writes
+from xiaozhi_server.store import search, writes
 from xiaozhi_server.store.tables import agents, devices, sessions
 
 Row = dict[str, Any]
@@ -66,6 +66,7 @@ def _write_messages(
 ) -> tuple[list[Row], int]:
     rows = _unique([_message_row(record, now) for record in records], "natural_key")
     inserted = writes.insert_messages(connection, rows)
+    search.index_messages(connection, inserted)
     if len(inserted) < len(rows):
         new_keys = {row["natural_key"] for row in inserted}
         seen_before = [row for row in rows if row["natural_key"] not in new_keys]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -26,15 +27,46 @@ async def messages_after(
     device: str | None = None,
     agent: str | None = None,
     session: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Messages with an id above ``after_id``, oldest first, narrowed by device/agent/session."""
+    """Messages with an id above ``after_id``, oldest first, narrowed by the filters given."""
     query = select(messages).where(messages.c.id > after_id).order_by(messages.c.id).limit(limit)
-    for column, value in (
-        (messages.c.device, device),
-        (messages.c.agent_id, agent),
-        (messages.c.session_id, session),
-    ):
-        if value is not None:
-            query = query.where(column == value)
+    if device is not None:
+        query = query.where(messages.c.device == device)
+    if agent is not None:
+        query = query.where(messages.c.agent_id == agent)
+    if session is not None:
+        query = query.where(messages.c.session_id == session)
+    if since is not None:
+        query = query.where(messages.c.created_at >= since)
+    if until is not None:
+        query = query.where(messages.c.created_at < until)
     async with store.read() as connection:
         return [dict(row._mapping) for row in await connection.execute(query)]
+
+
+async def session_messages(
+    store: Store, session_id: str, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """A session's messages in the order they were spoken (the first ``limit``, if given)."""
+    query = (
+        select(messages)
+        .where(messages.c.session_id == session_id)
+        .order_by(messages.c.created_at, messages.c.id)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    async with store.read() as connection:
+        return [dict(row._mapping) for row in await connection.execute(query)]
+
+
+async def device_type_counts(store: Store, device: str) -> dict[int, int]:
+    """A device's messages counted by chat type (reads only that device's index range)."""
+    query = (
+        select(messages.c.chat_type, func.count())
+        .where(messages.c.device == device)
+        .group_by(messages.c.chat_type)
+    )
+    async with store.read() as connection:
+        return {int(kind): int(total) for kind, total in await connection.execute(query)}

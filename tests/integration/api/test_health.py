@@ -6,6 +6,7 @@ import httpx
 
 from tests.support.live_app import serving
 from xiaozhi_server.config import Settings
+from xiaozhi_server.store import migrate
 
 
 def test_healthz_answers_ok(settings: Settings) -> None:
@@ -20,7 +21,7 @@ def test_readyz_lists_the_store_as_ready_at_head(settings: Settings) -> None:
         body = httpx.get(f"{app.base_url}/readyz").json()
     assert body["status"] == "ready"
     assert body["components"]["store"]["state"] == "ready"
-    assert body["components"]["store"]["revision"] == "0001"
+    assert body["components"]["store"]["revision"] == migrate.head_revision()
 
 
 def test_readyz_is_unavailable_while_the_store_is_not_migrated(settings: Settings) -> None:

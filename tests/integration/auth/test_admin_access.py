@@ -48,7 +48,7 @@ def test_the_admin_password_opens_admin_routes(app: LiveApp) -> None:
 def test_missing_or_wrong_credentials_get_401(app: LiveApp, headers: dict[str, str]) -> None:
     response = features(app, headers=headers)
     assert response.status_code == 401
-    assert "authentication required" in response.json()["detail"]
+    assert "authentication required" in response.json()["error"]["message"]
     assert "Bearer" in response.headers["www-authenticate"]
 
 

@@ -18,7 +18,8 @@ HUB_TABLES = {"messages", "sessions", "devices", "agents", "audio", "sync_status
 async def _tables(store: Store) -> set[str]:
     async with store.read() as connection:
         names = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
-    return set(names) - {"alembic_version"}
+    # SQLite's full-text index is a virtual table with shadow tables of its own.
+    return {name for name in names if not name.startswith("message_terms")} - {"alembic_version"}
 
 
 async def test_upgrade_creates_every_table_at_head(store_url: str) -> None:
@@ -41,7 +42,13 @@ async def test_downgrade_to_base_removes_every_table_and_upgrade_restores_them(
 
 async def test_migrated_schema_matches_the_table_definitions(store: Store) -> None:
     def differences(sync: Connection) -> list[Any]:
-        context = MigrationContext.configure(sync, opts={"compare_type": False})
+        context = MigrationContext.configure(
+            sync,
+            opts={
+                "compare_type": False,
+                "include_name": lambda name, kind, _: not (name or "").startswith("message_terms"),
+            },
+        )
         return list(compare_metadata(context, metadata))
 
     async with store.read() as connection:

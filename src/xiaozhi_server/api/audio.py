@@ -1,0 +1,49 @@
+"""Recorded audio, with HTTP range requests so players can seek."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Depends, Header, Response
+
+from xiaozhi_server.api.deps import get_services
+from xiaozhi_server.api.errors import ApiError, not_found
+from xiaozhi_server.auth.guard import require_admin
+from xiaozhi_server.services import Services
+from xiaozhi_server.store.audio import get_audio
+
+router = APIRouter(prefix="/api/v2", tags=["audio"], dependencies=[Depends(require_admin)])
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+@router.get("/audio/{audio_id}")
+async def audio(
+    audio_id: str,
+    services: Services = Depends(get_services),
+    range_: str | None = Header(None, alias="range"),
+) -> Response:
+    """The WAV (``audio/wav``); a ``Range: bytes=a-b`` request gets 206 with that slice."""
+    row = await get_audio(services.store, audio_id)
+    if row is None:
+        raise not_found(f"audio {audio_id!r}")
+    data: bytes = row["data"]
+    headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=86400"}
+    if range_ is None:
+        return Response(data, media_type=row["content_type"], headers=headers)
+    start, end = _byte_range(range_, len(data))
+    headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+    return Response(data[start : end + 1], 206, media_type=row["content_type"], headers=headers)
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int]:
+    match = _RANGE.match(header.strip())
+    if not match or match.groups() == ("", ""):
+        raise ApiError(416, f"Range: expected bytes=START-END within 0-{size - 1}", "Range")
+    first, last = match.groups()
+    if first == "":
+        start, end = max(size - int(last), 0), size - 1
+    else:
+        start, end = int(first), min(int(last), size - 1) if last else size - 1
+    if start >= size or start > end:
+        raise ApiError(416, f"Range: bytes {header} not within 0-{size - 1}", "Range")
+    return start, end

@@ -1,0 +1,87 @@
+"""manager-api's chat-history reads, in its envelope and field names, served from the hub.
+
+Tools written against manager-api (``/agent/{agentId}/sessions``,
+``/agent/{agentId}/chat-history/{sessionId}``) read the hub unchanged — and keep working
+while manager-api is down.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from xiaozhi_server.api.deps import get_services
+from xiaozhi_server.services import Services
+from xiaozhi_server.sources.envelope import failure, success
+from xiaozhi_server.store import messages as message_queries
+from xiaozhi_server.store import sessions as session_queries
+
+
+def compat_router(prefix: str) -> APIRouter:
+    """The two read endpoints under ``prefix`` (default /xiaozhi)."""
+    router = APIRouter(prefix=prefix, tags=["manager-api compatible reads"])
+
+    @router.get("/agent/{agentId}/sessions")
+    async def agent_sessions(
+        agentId: str, request: Request, page: str = "1", limit: str = "10"
+    ) -> Response:
+        """``{"total", "list": [{sessionId, createdAt, chatCount, title}]}``, newest first."""
+        services = get_services(request)
+        if not await services.authenticator.authenticate(request):
+            return failure(401, "unauthorized: send Authorization: Bearer <api token>")
+        try:
+            page_number, size = int(page), int(limit)
+        except ValueError:
+            return failure(400, "page and limit must be integers")
+        if page_number < 1 or not 1 <= size <= 100:
+            return failure(400, "page must be >= 1 and limit between 1 and 100")
+        rows = await session_queries.agent_sessions_page(
+            services.store, agentId, size, (page_number - 1) * size
+        )
+        total = await session_queries.count_agent_sessions(services.store, agentId)
+        zone = _zone(services)
+        items = [
+            {
+                "sessionId": row["session_id"],
+                "createdAt": _local(row["last_message_at"], zone),
+                "chatCount": row["message_count"],
+                "title": row["title"],
+            }
+            for row in rows
+        ]
+        return success({"total": total, "list": items})
+
+    @router.get("/agent/{agentId}/chat-history/{sessionId}")
+    async def agent_chat_history(agentId: str, sessionId: str, request: Request) -> Response:
+        """The session's turns: ``[{createdAt, chatType, content, audioId, macAddress}]``."""
+        services = get_services(request)
+        if not await services.authenticator.authenticate(request):
+            return failure(401, "unauthorized: send Authorization: Bearer <api token>")
+        zone = _zone(services)
+        rows = await message_queries.session_messages(services.store, sessionId)
+        items = [
+            {
+                "createdAt": _local(row["created_at"], zone),
+                "chatType": row["chat_type"],
+                "content": row["content"],
+                "audioId": row["audio_id"],
+                "macAddress": row["device"],
+            }
+            for row in rows
+            if row["agent_id"] in (agentId, None)
+        ]
+        return success(items)
+
+    return router
+
+
+def _zone(services: Services) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(services.settings.esp32_server.db_timezone)
+
+
+def _local(moment: datetime | None, zone: zoneinfo.ZoneInfo) -> Any:
+    """manager-api's date format: 'yyyy-MM-dd HH:mm:ss' in its own zone."""
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if moment else None

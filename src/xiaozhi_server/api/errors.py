@@ -1,0 +1,69 @@
+"""One error shape for every /api/v2 endpoint: ``{"error": {"code", "message", "parameter"}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+_CODES = {
+    400: "bad_parameter",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    416: "range_not_satisfiable",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    """An error an endpoint answers with: status, message and the parameter at fault."""
+
+    def __init__(self, status: int, message: str, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.parameter = parameter
+
+
+def bad_parameter(parameter: str, message: str) -> ApiError:
+    """400 naming ``parameter``."""
+    return ApiError(400, f"{parameter}: {message}", parameter)
+
+
+def not_found(what: str) -> ApiError:
+    """404 for an unknown id."""
+    return ApiError(404, f"{what} not found")
+
+
+def error_body(status: int, message: str, parameter: str | None = None) -> dict[str, Any]:
+    """The JSON body of an error."""
+    error: dict[str, Any] = {"code": _CODES.get(status, "error"), "message": message}
+    if parameter is not None:
+        error["parameter"] = parameter
+    return {"error": error}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer API errors, invalid parameters and HTTP errors in the one shape."""
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(error_body(exc.status, exc.message, exc.parameter), exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        parameter = str(first["loc"][-1]) if first.get("loc") else "request"
+        message = f"{parameter}: {first['msg']}"
+        return JSONResponse(error_body(400, message, parameter), 400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            error_body(exc.status_code, str(exc.detail)), exc.status_code, headers=exc.headers
+        )

@@ -1,0 +1,21 @@
+"""``GET /api/v2/sync/status``: every source's sync state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from xiaozhi_server.api.deps import get_services
+from xiaozhi_server.auth.guard import require_admin
+from xiaozhi_server.services import Services
+from xiaozhi_server.store.sync_state import all_sync_status
+
+router = APIRouter(prefix="/api/v2", tags=["operations"], dependencies=[Depends(require_admin)])
+
+
+@router.get("/sync/status")
+async def sync_status(services: Services = Depends(get_services)) -> dict[str, Any]:
+    """The seed's sync_status rows: state, last sync, error, cursor and row counts."""
+    rows = await all_sync_status(services.store)
+    return {"items": rows}

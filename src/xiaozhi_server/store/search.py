@@ -1,0 +1,71 @@
+"""Message search: FTS5 over CJK bigrams on SQLite, LIKE elsewhere (correct, slower)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, text
+from sqlalchemy.sql import Select
+
+from xiaozhi_server.store.database import Store
+from xiaozhi_server.store.search_terms import index_terms, query_phrase
+from xiaozhi_server.store.tables import messages
+
+_INDEX = text("INSERT INTO message_terms (rowid, terms) VALUES (:id, :terms)")
+_UNINDEX = text("DELETE FROM message_terms WHERE rowid IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
+
+
+def index_messages(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Add newly stored messages to the search index (SQLite keeps one)."""
+    if rows and connection.dialect.name == "sqlite":
+        connection.execute(
+            _INDEX, [{"id": r["id"], "terms": index_terms(r["content"])} for r in rows]
+        )
+
+
+def unindex_messages(connection: Connection, ids: list[int]) -> None:
+    """Remove deleted messages from the search index."""
+    if ids and connection.dialect.name == "sqlite":
+        connection.execute(_UNINDEX, {"ids": ids})
+
+
+async def search_messages(
+    store: Store,
+    query: str,
+    limit: int,
+    before_id: int | None = None,
+    device: str | None = None,
+    agent: str | None = None,
+    chat_type: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Messages containing ``query`` (case-insensitive), newest first, after the filters."""
+    statement = select(messages).order_by(messages.c.id.desc()).limit(limit)
+    statement = _matching(statement, query, store.dialect)
+    conditions = [
+        (before_id, messages.c.id < before_id if before_id else None),
+        (device, messages.c.device == device),
+        (agent, messages.c.agent_id == agent),
+        (chat_type, messages.c.chat_type == chat_type),
+        (since, messages.c.created_at >= since),
+        (until, messages.c.created_at < until),
+    ]
+    for value, condition in conditions:
+        if value is not None and condition is not None:
+            statement = statement.where(condition)
+    async with store.read() as connection:
+        return [dict(row._mapping) for row in await connection.execute(statement)]
+
+
+def _matching(statement: Select[Any], query: str, dialect: str) -> Select[Any]:
+    phrase = query_phrase(query) if dialect == "sqlite" else None
+    if phrase is not None:
+        indexed = text("SELECT rowid FROM message_terms WHERE message_terms MATCH :phrase")
+        statement = statement.where(messages.c.id.in_(indexed.bindparams(phrase=phrase)))
+    # The index finds candidates by terms; the exact substring check keeps results precise.
+    pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return statement.where(messages.c.content.ilike(pattern, escape="\\"))
