@@ -46,17 +46,18 @@ async def search_messages(
     """Messages containing ``query`` (case-insensitive), newest first, after the filters."""
     statement = select(messages).order_by(messages.c.id.desc()).limit(limit)
     statement = _matching(statement, query, store.dialect)
-    conditions = [
-        (before_id, messages.c.id < before_id if before_id else None),
-        (device, messages.c.device == device),
-        (agent, messages.c.agent_id == agent),
-        (chat_type, messages.c.chat_type == chat_type),
-        (since, messages.c.created_at >= since),
-        (until, messages.c.created_at < until),
-    ]
-    for value, condition in conditions:
-        if value is not None and condition is not None:
-            statement = statement.where(condition)
+    if before_id is not None:
+        statement = statement.where(messages.c.id < before_id)
+    if device is not None:
+        statement = statement.where(messages.c.device == device)
+    if agent is not None:
+        statement = statement.where(messages.c.agent_id == agent)
+    if chat_type is not None:
+        statement = statement.where(messages.c.chat_type == chat_type)
+    if since is not None:
+        statement = statement.where(messages.c.created_at >= since)
+    if until is not None:
+        statement = statement.where(messages.c.created_at < until)
     async with store.read() as connection:
         return [dict(row._mapping) for row in await connection.execute(statement)]
 
