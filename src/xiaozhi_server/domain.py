@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
+from typing import Any
 
 
 class ChatType(IntEnum):
@@ -28,6 +29,8 @@ class MessageRecord:
     agent_id: str | None = None
     audio_id: str | None = None
     source_id: int | None = None
+    # True when this is the upstream's current row: its audio_id (even None) wins.
+    upstream_state: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,28 @@ class TitleRecord:
     title: str
 
 
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """Something the upstream no longer has: a ``message`` (by upstream id), a ``device``
+    (by upstream id) or an ``agent``."""
+
+    kind: str
+    key: str | int
+
+
+@dataclass(slots=True)
+class Checkpoint:
+    """A source's position and counters, committed with the batch it describes."""
+
+    service_name: str
+    cursor: dict[str, Any]
+    status: str = "success"
+    error: str | None = None
+    synced: int = 0
+    updated: int = 0
+    deleted: int = 0
+
+
 @dataclass(slots=True)
 class Batch:
     """Everything one source read at once; ingest writes it in one transaction."""
@@ -78,6 +103,9 @@ class Batch:
     devices: list[DeviceRecord] = field(default_factory=list)
     agents: list[AgentRecord] = field(default_factory=list)
     titles: list[TitleRecord] = field(default_factory=list)
+    deletions: list[Deletion] = field(default_factory=list)
+    on_delete: str = "archive"
+    checkpoint: Checkpoint | None = None
 
     def __len__(self) -> int:
         return (
@@ -86,6 +114,7 @@ class Batch:
             + len(self.devices)
             + len(self.agents)
             + len(self.titles)
+            + len(self.deletions)
         )
 
 

@@ -66,6 +66,9 @@ def normalise_batch(batch: Batch) -> tuple[Batch, list[Rejection]]:
         devices=_accept("device", batch.devices, normalise_device_record, rejected),
         agents=_accept("agent", batch.agents, normalise_agent, rejected),
         titles=_accept("title", batch.titles, normalise_title, rejected),
+        deletions=list(batch.deletions),
+        on_delete=batch.on_delete,
+        checkpoint=batch.checkpoint,
     )
     return clean, rejected
 
@@ -101,6 +104,7 @@ def normalise_message(record: MessageRecord) -> MessageRecord:
         agent_id=_optional_identifier("agent_id", record.agent_id, AGENT_LEN),
         audio_id=_optional_identifier("audio_id", record.audio_id, AUDIO_ID_LEN),
         source_id=record.source_id,
+        upstream_state=record.upstream_state,
     )
 
 

@@ -27,6 +27,8 @@ class IngestResult:
     stored: list[dict[str, Any]] = field(default_factory=list)
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    updated: int = 0
+    deleted: int = 0
 
 
 class Ingestor:
@@ -39,7 +41,7 @@ class Ingestor:
     async def ingest(self, batch: Batch) -> IngestResult:
         """Store every valid record of ``batch`` in one transaction and report the rest."""
         clean, rejected = normalise_batch(batch)
-        if not len(clean):
+        if not len(clean) and clean.checkpoint is None:
             return IngestResult(rejected=rejected)
         now = datetime.now(UTC)
         changes = await self._store.run_write(

@@ -10,7 +10,8 @@ from sqlalchemy import Connection
 
 from xiaozhi_server.domain import Batch, MessageRecord
 from xiaozhi_server.ingest.natural_key import natural_key
-from xiaozhi_server.store import search, writes
+from xiaozhi_server.store import deletes, search, writes
+from xiaozhi_server.store.sync_state import write_checkpoint
 from xiaozhi_server.store.tables import agents, devices, sessions
 
 Row = dict[str, Any]
@@ -28,6 +29,8 @@ class Changes:
     sessions: list[Row] = field(default_factory=list)
     devices: list[Row] = field(default_factory=list)
     agents: list[Row] = field(default_factory=list)
+    updated: int = 0
+    deleted: int = 0
 
 
 def write_batch(connection: Connection, batch: Batch, now: datetime) -> Changes:
@@ -40,8 +43,13 @@ def write_batch(connection: Connection, batch: Batch, now: datetime) -> Changes:
     changed_devices = set(
         writes.merge_rows(connection, devices, [_device_row(d) for d in batch.devices], now)
     )
-    changes.messages, changes.duplicates = _write_messages(connection, batch.messages, now)
+    changes.messages, changes.duplicates, changes.updated = _write_messages(
+        connection, batch.messages, now
+    )
     touched_sessions = {row["session_id"] for row in changes.messages}
+    emptied, gone_devices = _apply_deletions(connection, batch, now, changes)
+    touched_sessions.update(emptied)
+    changed_devices.update(gone_devices)
     writes.merge_rows(
         connection, sessions, _session_rows(changes.messages), now, _SESSION_FILL_ONLY
     )
@@ -57,32 +65,67 @@ def write_batch(connection: Connection, batch: Batch, now: datetime) -> Changes:
     changes.sessions = writes.refresh_sessions(connection, sorted(touched_sessions), now)
     changed_devices.update(row["device"] for row in changes.messages)
     changes.devices = writes.refresh_devices(connection, sorted(changed_devices), now)
+    if batch.on_delete == "mirror":
+        deletes.drop_empty_sessions(connection, emptied)
     changes.agents = writes.rows_by_key(connection, agents, changed_agents)
+    if batch.checkpoint is not None:
+        batch.checkpoint.synced += len(changes.messages)
+        batch.checkpoint.updated += changes.updated
+        batch.checkpoint.deleted += changes.deleted
+        write_checkpoint(connection, batch.checkpoint, now)
     return changes
+
+
+def _apply_deletions(
+    connection: Connection, batch: Batch, now: datetime, changes: Changes
+) -> tuple[set[str], set[str]]:
+    """Apply the batch's deletions; return the sessions and devices to recount."""
+    by_kind: dict[str, list[Any]] = {"message": [], "device": [], "agent": []}
+    for deletion in batch.deletions:
+        by_kind.setdefault(deletion.kind, []).append(deletion.key)
+    count, sessions_touched, devices_touched = deletes.delete_messages(
+        connection, [int(k) for k in by_kind["message"]], batch.on_delete, now
+    )
+    devices_touched.update(deletes.mark_devices_deleted(connection, by_kind["device"], now))
+    deletes.mark_agents_deleted(connection, by_kind["agent"], now)
+    changes.deleted = count + len(by_kind["device"]) + len(by_kind["agent"])
+    return sessions_touched, devices_touched
 
 
 def _write_messages(
     connection: Connection, records: list[MessageRecord], now: datetime
-) -> tuple[list[Row], int]:
-    rows = _unique([_message_row(record, now) for record in records], "natural_key")
+) -> tuple[list[Row], int, int]:
+    """Insert new messages, fill in what later sources know; return (new, duplicates, updated)."""
+    all_rows = [_message_row(record, now) for record in records]
+    upstream = {
+        row["natural_key"] for row, rec in zip(all_rows, records, strict=True) if rec.upstream_state
+    }
+    rows = _unique(all_rows, "natural_key")
     inserted = writes.insert_messages(connection, rows)
     search.index_messages(connection, inserted)
+    fills: list[Row] = []
     if len(inserted) < len(rows):
         new_keys = {row["natural_key"] for row in inserted}
         seen_before = [row for row in rows if row["natural_key"] not in new_keys]
         existing = writes.find_messages(connection, [row["natural_key"] for row in seen_before])
-        writes.fill_message_fields(connection, _fills(seen_before, existing, now))
-    return inserted, len(records) - len(inserted)
+        fills = _fills(seen_before, existing, now, upstream)
+        writes.fill_message_fields(connection, fills)
+    return inserted, len(records) - len(inserted), len(fills)
 
 
-def _fills(rows: list[Row], existing: dict[str, Row], now: datetime) -> list[Row]:
-    """Updates for stored messages that a later source knows more about."""
+def _fills(
+    rows: list[Row], existing: dict[str, Row], now: datetime, upstream: set[str]
+) -> list[Row]:
+    """Updates for stored messages that a later source knows more about. The upstream's
+    current row is authoritative for audio_id (cleared upstream → cleared here)."""
     fills: list[Row] = []
     for row in rows:
         stored = existing.get(row["natural_key"])
         if stored is None:
             continue
         merged = {name: stored[name] or row[name] for name in ("source_id", "agent_id", "audio_id")}
+        if row["natural_key"] in upstream:
+            merged["audio_id"] = row["audio_id"]
         if any(merged[name] != stored[name] for name in merged):
             fills.append(
                 {"message_id": stored["id"], "new_updated_at": now}

@@ -60,7 +60,10 @@ async def list_sessions(
 
 async def count_agent_sessions(store: Store, agent: str) -> int:
     """How many sessions an agent has (for manager-api's page total)."""
-    query = select(func.count()).where(sessions.c.agent_id == agent, sessions.c.message_count > 0)
+    # last_message_at is in the (agent_id, last_message_at) index: the count reads only it.
+    query = select(func.count()).where(
+        sessions.c.agent_id == agent, sessions.c.last_message_at.is_not(None)
+    )
     async with store.read() as connection:
         return int((await connection.execute(query)).scalar_one())
 
@@ -71,7 +74,7 @@ async def agent_sessions_page(
     """An agent's sessions, newest first, by page number (manager-api's paging)."""
     query = (
         select(sessions)
-        .where(sessions.c.agent_id == agent, sessions.c.message_count > 0)
+        .where(sessions.c.agent_id == agent, sessions.c.last_message_at.is_not(None))
         .order_by(*_NEWEST_FIRST)
         .limit(limit)
         .offset(offset)

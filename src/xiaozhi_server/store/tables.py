@@ -71,9 +71,10 @@ sessions = Table(
     Column("last_message_at", UtcDateTime, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("deleted_upstream_at", UtcDateTime, nullable=True),
-    Index(None, "device", "last_message_at"),
-    Index(None, "agent_id", "last_message_at"),
-    Index(None, "last_message_at"),
+    # session_id last: the keyset tie-break, so pages come in index order.
+    Index(None, "device", "last_message_at", "session_id"),
+    Index(None, "agent_id", "last_message_at", "session_id"),
+    Index(None, "last_message_at", "session_id"),
     **MYSQL_OPTIONS,
 )
 

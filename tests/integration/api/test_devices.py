@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.support.http import assert_bad_parameter
 from tests.support.seed import KIDS_ROOM, LIVING_ROOM
 
 
@@ -37,9 +38,7 @@ def test_devices_can_be_filtered_by_alias_and_agent(api: httpx.Client) -> None:
 
 
 def test_an_unknown_sort_is_a_400_naming_the_parameter(api: httpx.Client) -> None:
-    response = api.get("/api/v2/devices", params={"sort": "colour"})
-    assert response.status_code == 400
-    assert response.json()["error"]["parameter"] == "sort"
+    assert_bad_parameter(api.get("/api/v2/devices", params={"sort": "colour"}), "sort")
 
 
 @pytest.mark.parametrize("device_id", ["AA-BB-CC-00-00-01", "aabbcc000001", LIVING_ROOM, "dev-1"])

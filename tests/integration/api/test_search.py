@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.http import assert_bad_parameter
 from tests.support.seed import TOOL_CALL, TOOL_RESULT
 
 
@@ -68,9 +69,7 @@ def test_search_pages_with_before_id(api: httpx.Client) -> None:
 def test_bad_search_parameters_are_400s(
     api: httpx.Client, params: dict[str, Any], parameter: str
 ) -> None:
-    response = api.get("/api/v2/messages/search", params=params)
-    assert response.status_code == 400
-    assert response.json()["error"]["parameter"] == parameter
+    assert_bad_parameter(api.get("/api/v2/messages/search", params=params), parameter)
 
 
 def test_like_wildcards_in_the_query_are_literal(api: httpx.Client) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.http import assert_bad_parameter
+
 
 def ids(body: dict[str, Any]) -> list[str]:
     return [s["session_id"] for s in body["items"]]
@@ -69,9 +71,7 @@ def test_sessions_can_be_filtered(
 def test_bad_parameters_are_400s_naming_the_parameter(
     api: httpx.Client, params: dict[str, Any], parameter: str
 ) -> None:
-    response = api.get("/api/v2/sessions", params=params)
-    assert response.status_code == 400
-    assert response.json()["error"]["parameter"] == parameter
+    assert_bad_parameter(api.get("/api/v2/sessions", params=params), parameter)
 
 
 def test_a_conversation_comes_in_order_with_tool_rows_decoded(api: httpx.Client) -> None:

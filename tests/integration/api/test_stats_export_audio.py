@@ -9,6 +9,7 @@ import json
 import httpx
 import pytest
 
+from tests.support.http import assert_bad_parameter
 from tests.support.seed import AUDIO, LIVING_ROOM
 
 RANGE = {"from": "2026-11-19T16:00:00Z", "to": "2026-11-21T16:00:00Z"}
@@ -45,9 +46,7 @@ def test_stats_per_device_and_agent(api: httpx.Client) -> None:
 def test_bad_stats_parameters_are_400s(
     api: httpx.Client, params: dict[str, str], parameter: str
 ) -> None:
-    response = api.get("/api/v2/stats", params=params)
-    assert response.status_code == 400
-    assert response.json()["error"]["parameter"] == parameter
+    assert_bad_parameter(api.get("/api/v2/stats", params=params), parameter)
 
 
 def test_export_jsonl_has_every_message_and_a_filename(api: httpx.Client) -> None:

@@ -1,0 +1,184 @@
+"""Reading xiaozhi-esp32-server's MySQL database (the tables of ../shared/UPSTREAM.md).
+
+The only module that knows the upstream's table and column names. Every query is keyset
+paginated and bounded by ``limit``, so memory stays flat however large the tables are.
+Content is read as bytes and decoded here, so one row that is not valid UTF-8 is skipped
+with its reason instead of failing the whole page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncmy
+
+from xiaozhi_server.config import Esp32ServerSettings
+
+_MESSAGE_COLUMNS = (
+    "id, mac_address, agent_id, session_id, chat_type, CAST(content AS BINARY) AS content,"
+    " audio_id, created_at, updated_at"
+)
+TABLES = {
+    "ai_agent_chat_history": {
+        "id",
+        "mac_address",
+        "agent_id",
+        "session_id",
+        "chat_type",
+        "content",
+        "audio_id",
+        "created_at",
+        "updated_at",
+    },
+    "ai_agent_chat_audio": {"id", "audio"},
+    "ai_agent_chat_title": {"id", "session_id", "title", "created_at", "updated_at"},
+    "ai_device": {
+        "id",
+        "mac_address",
+        "last_connected_at",
+        "board",
+        "alias",
+        "agent_id",
+        "app_version",
+    },
+    "ai_agent": {"id", "agent_name", "chat_history_conf"},
+}
+
+
+class UpstreamDatabase:
+    """One connection to the upstream database, opened on first use."""
+
+    def __init__(self, settings: Esp32ServerSettings) -> None:
+        self._settings = settings
+        self._connection: Any = None
+
+    async def close(self) -> None:
+        """Close the connection, if open."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    async def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        if self._connection is None:
+            db = self._settings.db
+            self._connection = await asyncmy.connect(
+                host=db.host,
+                port=db.port,
+                user=db.user,
+                password=db.password.get_secret_value(),
+                database=db.database,
+                charset="utf8mb4",
+                autocommit=True,
+                connect_timeout=int(self._settings.timeout),
+            )
+        try:
+            async with self._connection.cursor(asyncmy.cursors.DictCursor) as cursor:
+                await cursor.execute(sql, tuple(args))
+                return list(await cursor.fetchall())
+        except Exception:
+            await self.close()  # a broken connection is reopened on the next call
+            raise
+
+    async def max_message_id(self) -> int:
+        """The highest chat-history id (0 for an empty table)."""
+        rows = await self._rows("SELECT COALESCE(MAX(id), 0) AS top FROM ai_agent_chat_history")
+        return int(rows[0]["top"])
+
+    async def max_updated_at(self) -> datetime | None:
+        """The latest updated_at of any chat-history row."""
+        rows = await self._rows("SELECT MAX(updated_at) AS latest FROM ai_agent_chat_history")
+        latest: datetime | None = rows[0]["latest"]
+        return latest
+
+    async def messages_after(self, after_id: int, limit: int) -> list[dict[str, Any]]:
+        """Rows with id > ``after_id``, in id order."""
+        return await self._rows(
+            f"SELECT {_MESSAGE_COLUMNS} FROM ai_agent_chat_history"
+            " WHERE id > %s ORDER BY id LIMIT %s",
+            (after_id, limit),
+        )
+
+    async def messages_by_id(self, ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The rows with these ids that exist now."""
+        if not ids:
+            return []
+        marks = ",".join(["%s"] * len(ids))
+        return await self._rows(
+            f"SELECT {_MESSAGE_COLUMNS} FROM ai_agent_chat_history WHERE id IN ({marks})", ids
+        )
+
+    async def messages_changed(
+        self, since: datetime, after: tuple[datetime, int] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Rows updated at or after ``since``, in (updated_at, id) order, after ``after``."""
+        if after is None:
+            sql = f"SELECT {_MESSAGE_COLUMNS} FROM ai_agent_chat_history WHERE updated_at >= %s"
+            args: tuple[Any, ...] = (since,)
+        else:
+            sql = (
+                f"SELECT {_MESSAGE_COLUMNS} FROM ai_agent_chat_history WHERE updated_at >= %s"
+                " AND (updated_at > %s OR (updated_at = %s AND id > %s))"
+            )
+            args = (since, after[0], after[0], after[1])
+        return await self._rows(sql + " ORDER BY updated_at, id LIMIT %s", (*args, limit))
+
+    async def audio(self, ids: Sequence[str]) -> dict[str, bytes]:
+        """WAV bytes by audio id."""
+        if not ids:
+            return {}
+        marks = ",".join(["%s"] * len(ids))
+        rows = await self._rows(
+            f"SELECT id, audio FROM ai_agent_chat_audio WHERE id IN ({marks})", ids
+        )
+        return {row["id"]: bytes(row["audio"]) for row in rows if row["audio"]}
+
+    async def titles_since(self, since: datetime | None, limit: int) -> list[dict[str, Any]]:
+        """Titles created or changed at or after ``since`` (all when None), oldest first."""
+        changed = "COALESCE(updated_at, created_at)"
+        where = f"WHERE {changed} >= %s" if since is not None else ""
+        args: tuple[Any, ...] = (since,) if since is not None else ()
+        return await self._rows(
+            f"SELECT session_id, title, {changed} AS changed_at FROM ai_agent_chat_title {where}"
+            f" ORDER BY changed_at LIMIT %s",
+            (*args, limit),
+        )
+
+    async def devices(self) -> list[dict[str, Any]]:
+        """Every bound device."""
+        return await self._rows(
+            "SELECT id, mac_address, alias, board, app_version, agent_id, last_connected_at"
+            " FROM ai_device"
+        )
+
+    async def agents(self) -> list[dict[str, Any]]:
+        """Every agent."""
+        return await self._rows("SELECT id, agent_name, chat_history_conf FROM ai_agent")
+
+    async def id_digest(self, low: int, high: int) -> tuple[int, int]:
+        """(count, sum of ids) of chat-history rows with low <= id <= high."""
+        rows = await self._rows(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(id), 0) AS total FROM ai_agent_chat_history"
+            " WHERE id BETWEEN %s AND %s",
+            (low, high),
+        )
+        return int(rows[0]["n"]), int(rows[0]["total"])
+
+    async def ids_between(self, low: int, high: int) -> set[int]:
+        """Every chat-history id with low <= id <= high."""
+        rows = await self._rows(
+            "SELECT id FROM ai_agent_chat_history WHERE id BETWEEN %s AND %s", (low, high)
+        )
+        return {int(row["id"]) for row in rows}
+
+    async def columns(self) -> dict[str, set[str]]:
+        """The followed tables and their columns, as the server reports them."""
+        rows = await self._rows(
+            "SELECT TABLE_NAME AS t, COLUMN_NAME AS c FROM information_schema.COLUMNS"
+            " WHERE TABLE_SCHEMA = DATABASE()"
+        )
+        found: dict[str, set[str]] = {}
+        for row in rows:
+            found.setdefault(row["t"], set()).add(row["c"])
+        return found
