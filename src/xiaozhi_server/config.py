@@ -114,6 +114,8 @@ class SyncServiceSettings(_Section):
     max_retry_attempts: int = Field(3, ge=0)
     on_delete: Literal["archive", "mirror"] = "archive"
     fallback_to_poll: bool = True
+    update_overlap_seconds: float = Field(30.0, ge=0)
+    reconcile_interval: float = Field(300.0, gt=0)
 
 
 class NotificationSettings(_Section):

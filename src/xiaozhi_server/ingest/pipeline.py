@@ -49,7 +49,11 @@ class Ingestor:
         )
         self._publish(changes, datetime.now(UTC))
         return IngestResult(
-            stored=changes.messages, duplicates=changes.duplicates, rejected=rejected
+            stored=changes.messages,
+            duplicates=changes.duplicates,
+            rejected=rejected,
+            updated=changes.updated,
+            deleted=changes.deleted,
         )
 
     def _publish(self, changes: Changes, at: datetime) -> None:

@@ -134,14 +134,24 @@ class UpstreamDatabase:
         )
         return {row["id"]: bytes(row["audio"]) for row in rows if row["audio"]}
 
-    async def titles_since(self, since: datetime | None, limit: int) -> list[dict[str, Any]]:
-        """Titles created or changed at or after ``since`` (all when None), oldest first."""
-        changed = "COALESCE(updated_at, created_at)"
-        where = f"WHERE {changed} >= %s" if since is not None else ""
-        args: tuple[Any, ...] = (since,) if since is not None else ()
+    async def titles_changed(
+        self, since: datetime | None, after: tuple[datetime, str] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Titles created or changed at or after ``since`` (all when None), in
+        (changed_at, id) order, after ``after``."""
+        changed = "CAST(COALESCE(updated_at, created_at, '2000-01-01') AS DATETIME)"
+        conditions: list[str] = []
+        args: list[Any] = []
+        if since is not None:
+            conditions.append(f"{changed} >= %s")
+            args.append(since)
+        if after is not None:
+            conditions.append(f"({changed} > %s OR ({changed} = %s AND id > %s))")
+            args += [after[0], after[0], after[1]]
+        where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
         return await self._rows(
-            f"SELECT session_id, title, {changed} AS changed_at FROM ai_agent_chat_title {where}"
-            f" ORDER BY changed_at LIMIT %s",
+            f"SELECT id, session_id, title, {changed} AS changed_at FROM ai_agent_chat_title"
+            f" {where} ORDER BY changed_at, id LIMIT %s",
             (*args, limit),
         )
 

@@ -1,0 +1,321 @@
+"""The pull source: copy the upstream database into the store, exactly once, for ever.
+
+How the cursor survives the two classic traps (docs/architecture.md has the long form):
+
+- **New rows by id**, with *gap tracking*: reading ids in order, every id skipped below the
+  highest one read is remembered with the time it was first missed. A transaction that took
+  id 101 but commits after 102 was read leaves 101 as a gap; each pass looks the gaps up
+  again, so 101 arrives when it commits. Gaps that stay empty past ``GAP_TTL`` were rolled
+  back or deleted and are forgotten.
+- **Changed rows by updated_at**, re-read from ``update_overlap_seconds`` before the newest
+  change seen: an update (audio cleared) moves updated_at, and a change that commits a
+  little after its timestamp still falls inside the overlap.
+- **Deletes** by reconciliation: per id range, (count, sum of ids) upstream against the
+  store's copies; only ranges that differ are drilled into.
+
+Reading is at-least-once; the store's natural key makes writing idempotent; each batch is
+committed together with the cursor that describes it, so a kill at any point resumes with
+nothing lost and nothing doubled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from xiaozhi_server.config import Settings
+from xiaozhi_server.domain import AudioRecord, Batch, Checkpoint, Deletion, MessageRecord
+from xiaozhi_server.ingest.pipeline import Ingestor
+from xiaozhi_server.ops.metrics import UPSTREAM_CALLS
+from xiaozhi_server.realtime.bus import Event
+from xiaozhi_server.sources import upstream_rows
+from xiaozhi_server.sources.upstream_db import UpstreamDatabase
+from xiaozhi_server.sources.upstream_errors import describe
+from xiaozhi_server.store import copies
+from xiaozhi_server.store.database import Store
+from xiaozhi_server.store.sync_state import all_sync_status, read_cursor, record_failure
+
+log = logging.getLogger(__name__)
+
+SERVICE = "upstream_db"
+GAP_TTL = timedelta(minutes=10)
+MAX_GAPS = 10_000
+LONGEST_GAP_RUN = 1_000  # a longer jump in ids is an auto-increment step, not a transaction
+RECONCILE_RANGE = 10_000
+DRILL_RANGE = 1_000
+BACKOFF_CAP_SECONDS = 60.0
+KEPT_SKIPS = 20
+
+
+@dataclass(slots=True)
+class PassSummary:
+    """What one pass did."""
+
+    new: int = 0
+    updated: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+
+
+Progress = Callable[[PassSummary], None]
+
+
+class Syncer:
+    """Runs passes over the upstream database and feeds the one write path."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        ingestor: Ingestor,
+        store: Store,
+        upstream: UpstreamDatabase | None = None,
+        publish: Callable[[Event], None] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._sync = settings.sync_service
+        self._zone = zoneinfo.ZoneInfo(settings.esp32_server.db_timezone)
+        self._ingestor = ingestor
+        self._store = store
+        self._upstream = upstream or UpstreamDatabase(settings.esp32_server)
+        self._publish = publish
+
+    async def close(self) -> None:
+        """Close the upstream connection."""
+        await self._upstream.close()
+
+    async def run_pass(
+        self, reconcile: bool | None = None, progress: Progress | None = None
+    ) -> PassSummary:
+        """One full pass: metadata, new rows, gaps, changes, titles and (when due) deletes."""
+        started = time.monotonic()
+        cursor = await read_cursor(self._store, SERVICE)
+        summary = PassSummary()
+        await self._metadata(cursor, summary)
+        if "updated_at" not in cursor:
+            latest = await self._upstream.max_updated_at()
+            cursor["updated_at"] = latest.isoformat() if latest else None
+        await self._new_messages(cursor, summary, progress)
+        await self._gaps(cursor, summary)
+        await self._changed_messages(cursor, summary, progress)
+        await self._titles(cursor, summary)
+        if reconcile if reconcile is not None else self._reconcile_due(cursor):
+            await self._reconcile(cursor, summary)
+        summary.seconds = time.monotonic() - started
+        await self._commit(Batch(), cursor, summary)
+        UPSTREAM_CALLS.labels("upstream_db", "success").inc()
+        await self._announce()
+        return summary
+
+    async def run_forever(self) -> None:
+        """Pass after pass every ``sync_service.interval``; back off (with jitter) on failure."""
+        failures = 0
+        while True:
+            try:
+                await self.run_pass()
+                failures = 0
+                delay = self._sync.interval
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                delay = await self._failed(exc, failures)
+            await asyncio.sleep(delay)
+
+    async def _failed(self, exc: Exception, failures: int) -> float:
+        message = describe(exc, self._settings.esp32_server)
+        log.warning("sync failed (%d in a row): %s", failures, message)
+        UPSTREAM_CALLS.labels("upstream_db", "failure").inc()
+        try:
+            await record_failure(self._store, SERVICE, message)
+            await self._announce()
+        except Exception:
+            log.exception("could not record the sync failure")
+        ceiling = min(BACKOFF_CAP_SECONDS, self._sync.interval * 2**failures)
+        return random.uniform(ceiling / 2, ceiling)
+
+    async def _announce(self) -> None:
+        if self._publish is None:
+            return
+        for row in await all_sync_status(self._store):
+            if row["service_name"] == SERVICE:
+                self._publish(Event("sync_status", row))
+
+    async def _commit(self, batch: Batch, cursor: dict[str, Any], summary: PassSummary) -> None:
+        batch.on_delete = self._sync.on_delete
+        batch.checkpoint = Checkpoint(SERVICE, dict(cursor))
+        result = await self._ingestor.ingest(batch)
+        summary.new += len(result.stored)
+        summary.updated += result.updated
+        summary.deleted += result.deleted
+        if result.rejected:
+            ids = [
+                batch.messages[r.index].source_id for r in result.rejected if r.kind == "message"
+            ]
+            self._skip(
+                cursor, summary, [(i, r.reason) for i, r in zip(ids, result.rejected, strict=False)]
+            )
+
+    def _skip(
+        self, cursor: dict[str, Any], summary: PassSummary, skips: list[tuple[Any, str]]
+    ) -> None:
+        """Remember skipped rows (the latest few, in the cursor) and log each."""
+        kept = cursor.setdefault("skipped", [])
+        known = {entry["id"] for entry in kept}
+        # The overlap window reads a row more than once: report each skip once.
+        fresh = [(row_id, reason) for row_id, reason in skips if row_id not in known]
+        for row_id, reason in fresh:
+            log.warning("upstream row %s skipped: %s", row_id, reason)
+            kept.append({"id": row_id, "reason": reason})
+        summary.skipped += len(fresh)
+        del kept[:-KEPT_SKIPS]
+
+    async def _records(
+        self, rows: list[dict[str, Any]], cursor: dict[str, Any], summary: PassSummary
+    ) -> Batch:
+        messages: list[MessageRecord] = []
+        skips: list[tuple[Any, str]] = []
+        for row in rows:
+            try:
+                messages.append(upstream_rows.message_record(row, self._zone))
+            except upstream_rows.SkippedRow as exc:
+                skips.append((row["id"], str(exc)))
+        self._skip(cursor, summary, skips)
+        return Batch(messages=messages, audio=await self._audio_for(messages))
+
+    async def _audio_for(self, messages: list[MessageRecord]) -> list[AudioRecord]:
+        wanted = sorted({m.audio_id for m in messages if m.audio_id})
+        missing = sorted(set(wanted) - await copies.stored_audio_ids(self._store, wanted))
+        found = await self._upstream.audio(missing)
+        return [AudioRecord(audio_id, data) for audio_id, data in found.items()]
+
+    async def _metadata(self, cursor: dict[str, Any], summary: PassSummary) -> None:
+        agents = await self._upstream.agents()
+        devices = await self._upstream.devices()
+        gone_agents = await copies.live_agent_ids(self._store) - {a["id"] for a in agents}
+        gone_devices = await copies.live_device_ids(self._store) - {d["id"] for d in devices}
+        batch = Batch(
+            agents=[upstream_rows.agent_record(a) for a in agents],
+            devices=[upstream_rows.device_record(d, self._zone) for d in devices],
+            deletions=[Deletion("agent", a) for a in sorted(gone_agents)]
+            + [Deletion("device", d) for d in sorted(gone_devices)],
+        )
+        await self._commit(batch, cursor, summary)
+
+    async def _new_messages(
+        self, cursor: dict[str, Any], summary: PassSummary, progress: Progress | None
+    ) -> None:
+        while True:
+            high = int(cursor.get("high_id", 0))
+            rows = await self._upstream.messages_after(high, self._sync.batch_size)
+            if not rows:
+                return
+            self._track_gaps(cursor, high, [int(r["id"]) for r in rows])
+            cursor["high_id"] = int(rows[-1]["id"])
+            await self._commit(await self._records(rows, cursor, summary), cursor, summary)
+            if progress:
+                progress(summary)
+
+    def _track_gaps(self, cursor: dict[str, Any], high: int, ids: list[int]) -> None:
+        gaps: dict[str, str] = cursor.setdefault("gaps", {})
+        now = datetime.now(UTC).isoformat()
+        expected = high + 1
+        for row_id in ids:
+            if 0 < row_id - expected <= LONGEST_GAP_RUN and high > 0:
+                gaps.update((str(missing), now) for missing in range(expected, row_id))
+            expected = row_id + 1
+        for stale in sorted(gaps, key=int)[: max(0, len(gaps) - MAX_GAPS)]:
+            del gaps[stale]
+
+    async def _gaps(self, cursor: dict[str, Any], summary: PassSummary) -> None:
+        gaps: dict[str, str] = cursor.get("gaps", {})
+        if not gaps:
+            return
+        rows = await self._upstream.messages_by_id(
+            [int(g) for g in list(gaps)[: self._sync.batch_size]]
+        )
+        for row in rows:
+            gaps.pop(str(row["id"]), None)
+        expiry = datetime.now(UTC) - GAP_TTL
+        for gap, first_missed in list(gaps.items()):
+            if datetime.fromisoformat(first_missed) < expiry:
+                del gaps[gap]
+        await self._commit(await self._records(rows, cursor, summary), cursor, summary)
+
+    async def _changed_messages(
+        self, cursor: dict[str, Any], summary: PassSummary, progress: Progress | None
+    ) -> None:
+        if not cursor.get("updated_at"):
+            return
+        since = datetime.fromisoformat(cursor["updated_at"]) - timedelta(
+            seconds=self._sync.update_overlap_seconds
+        )
+        after: tuple[datetime, int] | None = None
+        while True:
+            rows = await self._upstream.messages_changed(since, after, self._sync.batch_size)
+            if not rows:
+                return
+            last = rows[-1]
+            after = (last["updated_at"], int(last["id"]))
+            newest = max(datetime.fromisoformat(cursor["updated_at"]), last["updated_at"])
+            cursor["updated_at"] = newest.isoformat()
+            await self._commit(await self._records(rows, cursor, summary), cursor, summary)
+            if progress:
+                progress(summary)
+
+    async def _titles(self, cursor: dict[str, Any], summary: PassSummary) -> None:
+        seen = cursor.get("titles_at")
+        since = (
+            datetime.fromisoformat(seen) - timedelta(seconds=self._sync.update_overlap_seconds)
+            if seen
+            else None
+        )
+        after: tuple[datetime, str] | None = None
+        while True:
+            rows = await self._upstream.titles_changed(since, after, self._sync.batch_size)
+            if not rows:
+                return
+            after = (rows[-1]["changed_at"], rows[-1]["id"])
+            cursor["titles_at"] = max(r["changed_at"] for r in rows).isoformat()
+            batch = Batch(titles=[upstream_rows.title_record(r) for r in rows if r["session_id"]])
+            await self._commit(batch, cursor, summary)
+
+    def _reconcile_due(self, cursor: dict[str, Any]) -> bool:
+        last = cursor.get("reconciled_at")
+        if last is None:
+            return True
+        age = datetime.now(UTC) - datetime.fromisoformat(last)
+        return age.total_seconds() >= self._sync.reconcile_interval
+
+    async def _reconcile(self, cursor: dict[str, Any], summary: PassSummary) -> None:
+        top = int(cursor.get("high_id", 0))
+        gone: list[int] = []
+        for low in range(1, top + 1, RECONCILE_RANGE):
+            gone += await self._missing_upstream(low, min(low + RECONCILE_RANGE - 1, top))
+            if len(gone) >= self._sync.batch_size:
+                await self._commit(
+                    Batch(deletions=[Deletion("message", i) for i in gone]), cursor, summary
+                )
+                gone = []
+        cursor["reconciled_at"] = datetime.now(UTC).isoformat()
+        await self._commit(Batch(deletions=[Deletion("message", i) for i in gone]), cursor, summary)
+
+    async def _missing_upstream(self, low: int, high: int) -> list[int]:
+        """Ids the store holds live copies of in [low, high] that are gone upstream."""
+        mine = await copies.source_digest(self._store, low, high)
+        if mine[0] == 0 or mine == await self._upstream.id_digest(low, high):
+            return []
+        if high - low < DRILL_RANGE:
+            here = await copies.source_ids_between(self._store, low, high)
+            return sorted(here - await self._upstream.ids_between(low, high))
+        middle = (low + high) // 2
+        return await self._missing_upstream(low, middle) + await self._missing_upstream(
+            middle + 1, high
+        )
