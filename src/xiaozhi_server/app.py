@@ -32,6 +32,7 @@ from xiaozhi_server.config import Settings
 from xiaozhi_server.realtime import feed
 from xiaozhi_server.services import Services
 from xiaozhi_server.sources.capture import capture_router
+from xiaozhi_server.sources.sync_runner import sync_in_background
 from xiaozhi_server.store import migrate
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,10 @@ def create_app(settings: Settings, background: Sequence[BackgroundTask] = ()) ->
         app.state.services = services
         await _prepare_store(services)
         services.start()
-        tasks = [asyncio.create_task(task(services)) for task in background]
+        jobs = list(background)
+        if settings.features.sync and settings.sync_service.enabled:
+            jobs.append(sync_in_background)
+        tasks = [asyncio.create_task(job(services)) for job in jobs]
         try:
             yield
         finally:

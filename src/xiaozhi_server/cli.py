@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -18,6 +19,8 @@ from xiaozhi_server.auth.passwords import new_password
 from xiaozhi_server.config import ConfigError, Settings, load_settings
 from xiaozhi_server.services import Services
 from xiaozhi_server.sources.simulator import run_live, seed_history
+from xiaozhi_server.sources.sync import PassSummary
+from xiaozhi_server.sources.sync_runner import SyncFailed, run_sync
 from xiaozhi_server.store import migrate
 from xiaozhi_server.store.database import Store
 
@@ -64,6 +67,31 @@ def demo(
         settings.auth.admin_password = SecretStr(password)
         typer.echo(f"Demo admin: {settings.auth.admin_username} / {password}", err=True)
     _serve(settings, (_demo_task(speed),), demo_mode=True)
+
+
+@app.command()
+def sync(
+    config: ConfigOption = None,
+    once: Annotated[bool, typer.Option("--once", help="One full pass, then exit.")] = False,
+) -> None:
+    """Copy the upstream database into the store (for ever, or one pass with --once)."""
+    settings = _settings(config, None, None)
+    try:
+        summary = asyncio.run(run_sync(settings, once, _progress if sys.stderr.isatty() else None))
+    except SyncFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if summary is not None:
+        typer.echo(
+            f"sync done: {summary.new} new, {summary.updated} updated, {summary.deleted} deleted,"
+            f" {summary.skipped} skipped in {summary.seconds:.1f}s"
+        )
+
+
+def _progress(summary: PassSummary) -> None:
+    print(
+        f"\r  {summary.new} new, {summary.updated} updated ...", end="", file=sys.stderr, flush=True
+    )
 
 
 @db_app.command("upgrade")

@@ -1,0 +1,70 @@
+"""Running the sync: once from the command line, or for ever under ``serve``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from xiaozhi_server.config import Settings
+from xiaozhi_server.ingest.pipeline import Ingestor
+from xiaozhi_server.realtime.bus import EventBus
+from xiaozhi_server.services import Services
+from xiaozhi_server.sources.sync import SERVICE, PassSummary, Progress, Syncer
+from xiaozhi_server.sources.upstream_errors import describe
+from xiaozhi_server.store import migrate
+from xiaozhi_server.store.database import Store
+from xiaozhi_server.store.leader import Leadership
+from xiaozhi_server.store.sync_state import record_failure
+
+log = logging.getLogger(__name__)
+
+
+class SyncFailed(Exception):
+    """A sync pass that could not complete; the message says why and what to do."""
+
+
+async def run_sync(
+    settings: Settings, once: bool, progress: Progress | None = None
+) -> PassSummary | None:
+    """``xiaozhi-server sync``: one pass (with the delete reconciliation), or for ever."""
+    store = Store(settings.storage.url)
+    try:
+        if settings.storage.auto_migrate:
+            await migrate.upgrade(store.engine)
+        syncer = Syncer(settings, Ingestor(store, EventBus()), store)
+        try:
+            if not once:
+                await syncer.run_forever()
+                return None
+            try:
+                return await syncer.run_pass(reconcile=True, progress=progress)
+            except Exception as exc:
+                message = describe(exc, settings.esp32_server)
+                await record_failure(store, SERVICE, message)
+                raise SyncFailed(message) from None
+        finally:
+            await syncer.close()
+    finally:
+        await store.close()
+
+
+async def sync_in_background(services: Services) -> None:
+    """Under ``serve``: lead (or stand by until the leader goes), then sync for ever."""
+    settings = services.settings
+    leadership = Leadership(services.store)
+    while True:
+        if await leadership.acquire():
+            break
+        await asyncio.sleep(max(settings.sync_service.interval, 5.0))
+    log.info("this instance leads the upstream sync")
+    syncer = Syncer(
+        settings,
+        services.ingestor,
+        services.store,
+        publish=(services.bridge or services.bus).publish,
+    )
+    try:
+        await syncer.run_forever()
+    finally:
+        await syncer.close()
+        await leadership.release()

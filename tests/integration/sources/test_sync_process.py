@@ -1,0 +1,167 @@
+"""The sync as operators run it: `xiaozhi-server sync --once`, killed with SIGKILL mid-batch,
+under `serve` in the background, and elected when instances share a store."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from tests.support.feed_client import collect, connect, feed_url
+from tests.support.live_app import serving
+from tests.support.upstream import INSERT_MESSAGE, Upstream, generate, mac
+from xiaozhi_server.config import Settings
+from xiaozhi_server.store.database import Store
+from xiaozhi_server.store.leader import Leadership
+from xiaozhi_server.store.tables import messages
+
+
+def sync_env(tmp_path: Path, upstream: Upstream, **extra: str) -> dict[str, str]:
+    server = upstream.server
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("XIAOZHI_")}
+    return (
+        clean
+        | {
+            "XIAOZHI_STORAGE__URL": f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}",
+            "XIAOZHI_ESP32_SERVER__DB__HOST": "127.0.0.1",
+            "XIAOZHI_ESP32_SERVER__DB__PORT": str(server.port),
+            "XIAOZHI_ESP32_SERVER__DB__USER": server.user,
+            "XIAOZHI_ESP32_SERVER__DB__PASSWORD": server.password,
+            "XIAOZHI_ESP32_SERVER__DB__DATABASE": upstream.database,
+            "XIAOZHI_SYNC_SERVICE__BATCH_SIZE": "40",
+        }
+        | extra
+    )
+
+
+def sync_once(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "xiaozhi_server", "sync", "--once"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+async def store_rows(url: str) -> list[tuple[Any, ...]]:
+    store = Store(url)
+    async with store.read() as connection:
+        rows = (
+            await connection.execute(
+                select(
+                    messages.c.source_id,
+                    messages.c.device,
+                    messages.c.session_id,
+                    messages.c.chat_type,
+                    messages.c.content,
+                )
+            )
+        ).all()
+    await store.close()
+    return sorted(tuple(r) for r in rows)
+
+
+async def test_sync_once_prints_a_summary(upstream: Upstream, tmp_path: Path) -> None:
+    total = await generate(upstream, devices=5, sessions=30)
+    result = sync_once(sync_env(tmp_path, upstream), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"sync done: {total} new, 0 updated, 0 deleted, 0 skipped" in result.stdout
+
+
+async def test_sync_once_fails_with_an_actionable_message(
+    upstream: Upstream, tmp_path: Path
+) -> None:
+    env = sync_env(tmp_path, upstream, XIAOZHI_ESP32_SERVER__DB__PASSWORD="wrong-pw-123")
+    result = sync_once(env, tmp_path)
+    assert result.returncode == 1
+    assert "refused the user or password" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "wrong-pw-123" not in result.stderr
+
+
+async def test_killed_mid_batch_it_resumes_with_nothing_lost_or_doubled(
+    upstream: Upstream, tmp_path: Path
+) -> None:
+    await generate(upstream, devices=40, sessions=1500, seed=3)
+    env = sync_env(tmp_path, upstream)
+    rng = random.Random(11)
+    for _ in range(4):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "xiaozhi_server", "sync", "--once"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(1.0, 2.5))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert sync_once(env, tmp_path).returncode == 0
+    upstream_rows = sorted((r[0], r[1].lower(), r[2], r[3], r[4]) for r in await upstream.rows())
+    assert await store_rows(env["XIAOZHI_STORAGE__URL"]) == upstream_rows
+
+
+@pytest.mark.parametrize("store_url", ["mariadb"], indirect=True)
+async def test_only_one_instance_leads_and_another_takes_over(store_url: str) -> None:
+    first, second = Store(store_url), Store(store_url)
+    one, two = Leadership(first), Leadership(second)
+    assert await one.acquire()
+    assert not await two.acquire()
+    await one.release()
+    assert await two.acquire()
+    await two.release()
+    await first.close()
+    await second.close()
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+async def test_under_serve_an_upstream_insert_reaches_the_feed(
+    store_url: str, upstream: Upstream
+) -> None:
+    server = upstream.server
+    settings = Settings.model_validate(
+        {
+            "storage": {"url": store_url},
+            "auth": {"api_tokens": ["test-token"], "admin_password": "pw"},
+            "esp32_server": {
+                "db": {
+                    "host": "127.0.0.1",
+                    "port": server.port,
+                    "user": server.user,
+                    "password": server.password,
+                    "database": upstream.database,
+                }
+            },
+            "sync_service": {"enabled": True, "interval": 0.5},
+        }
+    )
+    with serving(settings) as app:
+        async with connect(feed_url(app.base_url)) as feed:
+            await feed.send('{"type":"subscribe","filters":{"types":["chat_update"]}}')
+            await upstream.executemany(
+                INSERT_MESSAGE,
+                [(mac(0), "agent0", "live", 1, "从数据库来的", None, "2026-11-24 20:00:00")],
+            )
+            updates = await collect(feed, "chat_update", quiet=3)
+        async with httpx.AsyncClient() as client:
+            status = (
+                await client.get(
+                    f"{app.base_url}/api/v2/sync/status",
+                    headers={"Authorization": "Bearer test-token"},
+                )
+            ).json()
+    assert [u["data"]["content"] for u in updates] == ["从数据库来的"]
+    assert status["items"][0]["sync_status"] == "success"
+    await asyncio.sleep(0)
