@@ -9,7 +9,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -98,16 +97,20 @@ async def test_killed_mid_batch_it_resumes_with_nothing_lost_or_doubled(
     env = sync_env(tmp_path, upstream)
     rng = random.Random(11)
     for _ in range(4):
-        process = subprocess.Popen(
-            [sys.executable, "-m", "xiaozhi_server", "sync", "--once"],
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "xiaozhi_server",
+            "sync",
+            "--once",
             env=env,
             cwd=tmp_path,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(1.0, 2.5))
+        await asyncio.sleep(rng.uniform(1.0, 2.5))
         process.send_signal(signal.SIGKILL)
-        process.wait()
+        await process.wait()
     assert sync_once(env, tmp_path).returncode == 0
     upstream_rows = sorted((r[0], r[1].lower(), r[2], r[3], r[4]) for r in await upstream.rows())
     assert await store_rows(env["XIAOZHI_STORAGE__URL"]) == upstream_rows
