@@ -1,7 +1,15 @@
 """``python -m bench`` (``make bench``): run every benchmark, one JSON object per line."""
 
-from bench import delivery_latency, ingest_throughput, report_throughput
+from bench import (
+    delivery_latency,
+    ingest_throughput,
+    read_api,
+    report_throughput,
+    sync_throughput,
+)
 
 ingest_throughput.main()
 report_throughput.main()
 delivery_latency.main()
+read_api.main()
+sync_throughput.main()

@@ -235,7 +235,9 @@ def measure_endpoints(base_url: str, data: Dataset) -> dict[str, list[float]]:
         "stats_per_day_week": lambda r: (
             f"/api/v2/stats?group_by=day&tz=Asia/Shanghai&from={week['from']}&to={week['to']}"
         ),
-        "agent_sessions_page": lambda r: f"/api/v2/sessions?agent=agent-{r.randrange(AGENTS):02d}&limit=10",
+        "agent_sessions_page": lambda r: (
+            f"/api/v2/sessions?agent=agent-{r.randrange(AGENTS):02d}&limit=10"
+        ),
         "agent_sessions_page_compat": lambda r: (
             f"/xiaozhi/agent/agent-{r.randrange(AGENTS):02d}/sessions?page=1&limit=10"
         ),

@@ -1,0 +1,244 @@
+"""Sync throughput and freshness.
+
+1. 1,000,000 upstream rows → store via ``xiaozhi-server sync --once`` (its own process, so
+   its peak RSS is its own), next to two ceilings on the same rows in the same run:
+   (a) a raw keyset-paginated read with asyncmy, (b) a raw ``sqlite3.executemany`` of the same
+   rows into an equivalent table. Goals: >= 0.5 x the slower ceiling, >= 50,000 rows/s into
+   SQLite, peak RSS <= 300 MB.
+2. Freshness at ``interval`` 0.5 s: upstream insert → ``chat_update`` on the WebSocket.
+
+``python -m bench.sync_throughput [scale]`` (scale 1.0 = 1,000,000 rows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncmy
+from tests.support.servers import MariaDB, running_mariadb
+from tests.support.upstream import DDL, INSERT_MESSAGE
+from websockets.asyncio.client import connect
+
+from bench.common import percentile, report
+from bench.ingest_throughput import RAW_SCHEMA
+from bench.server import TOKEN, running_server
+
+PAGE = 5000
+START = datetime(2026, 11, 1, 8, 0)
+
+
+async def connection(server: MariaDB) -> Any:
+    return await asyncmy.connect(
+        host="127.0.0.1",
+        port=server.port,
+        user=server.user,
+        password=server.password,
+        database="upstream",
+        autocommit=True,
+    )
+
+
+async def fill_upstream(server: MariaDB, rows: int) -> None:
+    server.sql("CREATE DATABASE upstream CHARACTER SET utf8mb4")
+    server.sql("USE upstream; " + "; ".join(DDL))
+    conn = await connection(server)
+    async with conn.cursor() as cursor:
+        for first in range(0, rows, PAGE):
+            batch = [
+                (
+                    f"A0:85:E3:00:{n % 1000 // 256:02X}:{n % 256:02X}",
+                    f"agent{n % 20}",
+                    f"s-{n // 10}",
+                    1 + n % 2,
+                    f"第{n}句 今天天气怎么样 turn {n}",
+                    None,
+                    START + timedelta(seconds=n),
+                )
+                for n in range(first, min(first + PAGE, rows))
+            ]
+            await cursor.executemany(INSERT_MESSAGE, batch)
+    conn.close()
+
+
+async def raw_read(server: MariaDB) -> tuple[float, list[tuple[Any, ...]]]:
+    """Ceiling (a): keyset pages straight from the driver; returns seconds and the rows."""
+    conn = await connection(server)
+    rows: list[tuple[Any, ...]] = []
+    started = time.perf_counter()
+    async with conn.cursor() as cursor:
+        last = 0
+        while True:
+            await cursor.execute(
+                "SELECT id, mac_address, agent_id, session_id, chat_type, content, audio_id,"
+                " created_at, updated_at FROM ai_agent_chat_history"
+                " WHERE id > %s ORDER BY id LIMIT %s",
+                (last, PAGE),
+            )
+            page = await cursor.fetchall()
+            if not page:
+                break
+            rows.extend(page)
+            last = page[-1][0]
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed, rows
+
+
+def raw_write(path: Path, rows: list[tuple[Any, ...]]) -> float:
+    """Ceiling (b): the same rows into an equivalent table with sqlite3.executemany."""
+    db = sqlite3.connect(path)
+    db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" + RAW_SCHEMA)
+    values = [
+        (
+            f"{r[0]:064d}",
+            "poll",
+            r[0],
+            r[1].lower(),
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7].isoformat(" "),
+            r[8].isoformat(" "),
+            r[8].isoformat(" "),
+            None,
+        )
+        for r in rows
+    ]
+    started = time.perf_counter()
+    for first in range(0, len(values), PAGE):
+        with db:
+            db.executemany(
+                "INSERT INTO messages (natural_key, source, source_id, device, agent_id,"
+                " session_id, chat_type, content, audio_id, created_at, ingested_at,"
+                " updated_at, deleted_upstream_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                values[first : first + PAGE],
+            )
+    elapsed = time.perf_counter() - started
+    db.close()
+    return elapsed
+
+
+def env_for(server: MariaDB, scratch: Path) -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("XIAOZHI_")} | {
+        "XIAOZHI_STORAGE__URL": f"sqlite+aiosqlite:///{scratch / 'hub.db'}",
+        "XIAOZHI_ESP32_SERVER__DB__HOST": "127.0.0.1",
+        "XIAOZHI_ESP32_SERVER__DB__PORT": str(server.port),
+        "XIAOZHI_ESP32_SERVER__DB__USER": server.user,
+        "XIAOZHI_ESP32_SERVER__DB__PASSWORD": server.password,
+        "XIAOZHI_ESP32_SERVER__DB__DATABASE": "upstream",
+        "XIAOZHI_SYNC_SERVICE__BATCH_SIZE": str(PAGE),
+    }
+
+
+def sync_process(env: dict[str, str], scratch: Path) -> tuple[float, int]:
+    """Seconds and peak RSS (bytes) of one `sync --once` process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "xiaozhi_server", "sync", "--once"],
+        env=env,
+        cwd=scratch,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if status != 0:
+        raise RuntimeError("sync --once failed")
+    return elapsed, usage.ru_maxrss * 1024
+
+
+async def freshness(server: MariaDB, base_url: str, count: int = 50) -> list[float]:
+    """Upstream insert → chat_update received, in ms, at one insert every 0.2 s."""
+    latencies: list[float] = []
+    sent: dict[str, float] = {}
+    ws = await connect(base_url.replace("http://", "ws://") + f"/ws/admin?token={TOKEN}")
+    await ws.send(json.dumps({"type": "subscribe", "filters": {"types": ["chat_update"]}}))
+
+    async def receive() -> None:
+        async for text in ws:
+            content = json.loads(text)["data"].get("content", "")
+            if content in sent:
+                latencies.append((time.perf_counter() - sent[content]) * 1000)
+
+    listener = asyncio.create_task(receive())
+    conn = await connection(server)
+    async with conn.cursor() as cursor:
+        for n in range(count):
+            content = f"fresh-{n}"
+            sent[content] = time.perf_counter()
+            await cursor.execute(
+                INSERT_MESSAGE,
+                (
+                    "A0:85:E3:FF:00:01",
+                    "agent0",
+                    "fresh",
+                    1,
+                    content,
+                    None,
+                    datetime(2026, 11, 24, 20, 0) + timedelta(seconds=n),
+                ),
+            )
+            await asyncio.sleep(0.2)
+    await asyncio.sleep(3)
+    listener.cancel()
+    await ws.close()
+    conn.close()
+    return latencies
+
+
+def main(scale: float = 1.0) -> None:
+    """Fill the upstream, measure the ceilings and the sync, then freshness."""
+    rows = int(1_000_000 * scale)
+    with tempfile.TemporaryDirectory() as scratch_dir, running_mariadb(Path(scratch_dir)) as server:
+        scratch = Path(scratch_dir)
+        asyncio.run(fill_upstream(server, rows))
+        read_seconds, raw_rows = asyncio.run(raw_read(server))
+        write_seconds = raw_write(scratch / "raw.db", raw_rows)
+        del raw_rows
+        sync_seconds, peak = sync_process(env_for(server, scratch), scratch)
+        slower_ceiling = rows / max(read_seconds, write_seconds)
+        report(
+            "sync_throughput",
+            {
+                "rows": rows,
+                "sync_rows_per_s": round(rows / sync_seconds),
+                "raw_read_rows_per_s": round(rows / read_seconds),
+                "raw_executemany_rows_per_s": round(rows / write_seconds),
+                "ratio_to_slower_ceiling": round(rows / sync_seconds / slower_ceiling, 3),
+                "peak_rss_mb": round(peak / 2**20),
+                "goals": {"ratio": 0.5, "rows_per_s": 50_000, "peak_rss_mb": 300},
+            },
+        )
+        env = env_for(server, scratch) | {
+            "XIAOZHI_SYNC_SERVICE__ENABLED": "true",
+            "XIAOZHI_SYNC_SERVICE__INTERVAL": "0.5",
+        }
+        with running_server(scratch, **env) as base_url:
+            latencies = asyncio.run(freshness(server, base_url))
+        report(
+            "sync_freshness",
+            {
+                "interval_s": 0.5,
+                "inserts": 50,
+                "received": len(latencies),
+                "p50_ms": round(percentile(latencies, 50)),
+                "p99_ms": round(percentile(latencies, 99)),
+                "goal_p99_ms": 1000,
+            },
+        )
+
+
+if __name__ == "__main__":
+    main(float(sys.argv[1]) if len(sys.argv) > 1 else 1.0)
