@@ -128,8 +128,11 @@ async def generate(upstream: Upstream, devices: int, sessions: int, seed: int = 
     rng = random.Random(seed)
     for n in range(3):
         await upstream.add_agent(f"agent{n}", ["小智", "Tutor", "故事大王"][n])
-    for d in range(devices):
-        await upstream.add_device(f"dev{d:05d}", mac(d), f"agent{d % 3}", f"设备{d}")
+    await upstream.executemany(
+        "INSERT INTO ai_device (id, mac_address, agent_id, alias, board, app_version)"
+        " VALUES (%s, %s, %s, %s, 'bread-compact-wifi', '1.7.6')",
+        [(f"dev{d:05d}", mac(d), f"agent{d % 3}", f"设备{d}") for d in range(devices)],
+    )
     rows, audio = [], []
     start = datetime(2026, 11, 20, 8, 0)
     for s in range(sessions):

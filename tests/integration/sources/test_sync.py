@@ -84,14 +84,14 @@ async def add_turn(
 async def test_a_first_pass_copies_messages_audio_titles_devices_and_agents(
     hub: Hub, upstream: Upstream
 ) -> None:
-    total = await generate(upstream, devices=30, sessions=200)
+    total = await generate(upstream, devices=1500, sessions=2000)
     summary = await hub.syncer.run_pass()
     assert summary.new == total
     stored = await hub.rows()
     assert len(stored) == total
     upstream_audio = (await upstream.execute("SELECT COUNT(*) FROM ai_agent_chat_audio"))[0][0]
     assert len(await hub.rows(audio)) == upstream_audio
-    assert len(await hub.rows(devices)) == 30
+    assert len(await hub.rows(devices)) == 1500
     assert {a["name"] for a in await hub.rows(agents)} == {"小智", "Tutor", "故事大王"}
     titled = {s["session_id"] for s in await hub.rows(sessions) if s["title"]}
     assert titled == {
