@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from xiaozhi_server.app import BackgroundTask, create_app, server_config
 from xiaozhi_server.auth.passwords import new_password
 from xiaozhi_server.config import ConfigError, Settings, load_settings
+from xiaozhi_server.ops.doctor import run_checks
 from xiaozhi_server.services import Services
 from xiaozhi_server.sources.simulator import run_live, seed_history
 from xiaozhi_server.sources.sync import PassSummary
@@ -86,6 +87,21 @@ def sync(
             f"sync done: {summary.new} new, {summary.updated} updated, {summary.deleted} deleted,"
             f" {summary.skipped} skipped in {summary.seconds:.1f}s"
         )
+
+
+@app.command()
+def doctor(config: ConfigOption = None) -> None:
+    """Check settings, store, upstream database, manager-api and Redis, in that order."""
+    settings = _settings(config, None, None)
+    results = asyncio.run(run_checks(settings))
+    marks = {"pass": "ok  ", "fail": "FAIL", "skip": "skip"}
+    for result in results:
+        typer.echo(
+            f"[{marks[result.state]}] {result.name}"
+            + (f": {result.detail}" if result.detail else "")
+        )
+    if any(result.state == "fail" for result in results):
+        raise typer.Exit(1)
 
 
 def _progress(summary: PassSummary) -> None:

@@ -1,0 +1,93 @@
+"""`xiaozhi-server doctor`, with each failure made for real."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.servers import free_port
+from tests.support.upstream import Upstream
+
+
+@pytest.fixture
+def env(tmp_path: Path, upstream: Upstream) -> dict[str, str]:
+    server = upstream.server
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("XIAOZHI_")}
+    values = clean | {
+        "XIAOZHI_STORAGE__URL": f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}",
+        "XIAOZHI_ESP32_SERVER__DB__HOST": "127.0.0.1",
+        "XIAOZHI_ESP32_SERVER__DB__PORT": str(server.port),
+        "XIAOZHI_ESP32_SERVER__DB__USER": server.user,
+        "XIAOZHI_ESP32_SERVER__DB__PASSWORD": server.password,
+        "XIAOZHI_ESP32_SERVER__DB__DATABASE": upstream.database,
+        "XIAOZHI_ESP32_SERVER__TIMEOUT": "3",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "xiaozhi_server", "db", "upgrade"],
+        env=values,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
+    return values
+
+
+def doctor(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "xiaozhi_server", "doctor"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_healthy_setup_passes_every_check(env: dict[str, str], tmp_path: Path) -> None:
+    result = doctor(env, tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "[FAIL]" not in result.stdout
+    assert "[ok  ] the user can read the tables" in result.stdout
+
+
+def test_an_unresolvable_upstream_name_means_not_on_the_docker_network(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    env["XIAOZHI_ESP32_SERVER__DB__HOST"] = "xiaozhi-esp32-server-db"
+    result = doctor(env, tmp_path)
+    assert result.returncode == 1
+    assert "this host is not on the upstream's Docker network" in result.stdout
+    assert "docker network ls" in result.stdout
+    assert "external: true" in result.stdout
+    assert "[skip] login works" in result.stdout
+
+
+def test_a_closed_port_is_reported(env: dict[str, str], tmp_path: Path) -> None:
+    env["XIAOZHI_ESP32_SERVER__DB__PORT"] = str(free_port())
+    result = doctor(env, tmp_path)
+    assert result.returncode == 1
+    assert "[FAIL] TCP connects" in result.stdout
+    assert "nothing accepts connections" in result.stdout
+
+
+def test_a_wrong_password_is_reported_without_showing_it(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    env["XIAOZHI_ESP32_SERVER__DB__PASSWORD"] = "not-the-password-42"
+    result = doctor(env, tmp_path)
+    assert result.returncode == 1
+    assert "[FAIL] login works: the upstream MySQL refused the user or password" in result.stdout
+    assert "not-the-password-42" not in result.stdout + result.stderr
+
+
+async def test_a_missing_table_is_named(
+    env: dict[str, str], tmp_path: Path, upstream: Upstream
+) -> None:
+    await upstream.execute("DROP TABLE ai_agent_chat_title")
+    result = doctor(env, tmp_path)
+    assert result.returncode == 1
+    assert "table ai_agent_chat_title is missing" in result.stdout
