@@ -29,6 +29,7 @@ from xiaozhi_server.api.compat import compat_router
 from xiaozhi_server.api.errors import install_error_handlers
 from xiaozhi_server.auth.admins import ensure_admin
 from xiaozhi_server.config import Settings
+from xiaozhi_server.ops.http_metrics import LatencyMiddleware
 from xiaozhi_server.realtime import feed
 from xiaozhi_server.services import Services
 from xiaozhi_server.sources.capture import capture_router
@@ -68,6 +69,7 @@ def create_app(settings: Settings, background: Sequence[BackgroundTask] = ()) ->
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(LatencyMiddleware)
     app.include_router(health.router)
     app.include_router(metrics.router)
     for router in (features, devices, sessions, search, stats, audio, sync_status):

@@ -36,3 +36,21 @@ INGEST_BATCHES = Histogram(
     "Records per ingest transaction (group commit makes these larger under load).",
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000),
 )
+SYNC_LAST_SUCCESS = Gauge(
+    "xiaozhi_sync_last_success_timestamp_seconds",
+    "When a source last completed a pass (Unix time).",
+    ["source"],
+)
+SYNC_LAG = Gauge(
+    "xiaozhi_sync_lag_seconds", "Seconds since a source last completed a pass.", ["source"]
+)
+SYNC_ROWS = Counter(
+    "xiaozhi_sync_rows", "Rows a source wrote, by kind (new, updated, deleted).", ["source", "kind"]
+)
+SYNC_FAILURES = Counter("xiaozhi_sync_failures", "Sync passes that failed.", ["source"])
+HTTP_LATENCY = Histogram(
+    "xiaozhi_http_request_duration_seconds",
+    "HTTP request latency by route template, method and status class.",
+    ["route", "method", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)

@@ -33,7 +33,13 @@ from typing import Any
 from xiaozhi_server.config import Settings
 from xiaozhi_server.domain import AudioRecord, Batch, Checkpoint, Deletion, MessageRecord
 from xiaozhi_server.ingest.pipeline import Ingestor
-from xiaozhi_server.ops.metrics import UPSTREAM_CALLS
+from xiaozhi_server.ops.metrics import (
+    SYNC_FAILURES,
+    SYNC_LAG,
+    SYNC_LAST_SUCCESS,
+    SYNC_ROWS,
+    UPSTREAM_CALLS,
+)
 from xiaozhi_server.realtime.bus import Event
 from xiaozhi_server.sources import upstream_rows
 from xiaozhi_server.sources.upstream_db import UpstreamDatabase
@@ -86,6 +92,7 @@ class Syncer:
         self._store = store
         self._upstream = upstream or UpstreamDatabase(settings.esp32_server)
         self._publish = publish
+        self._last_success = 0.0
 
     async def close(self) -> None:
         """Close the upstream connection."""
@@ -111,6 +118,11 @@ class Syncer:
         summary.seconds = time.monotonic() - started
         await self._commit(Batch(), cursor, summary)
         UPSTREAM_CALLS.labels("upstream_db", "success").inc()
+        self._last_success = time.time()
+        SYNC_LAST_SUCCESS.labels(SERVICE).set(self._last_success)
+        SYNC_LAG.labels(SERVICE).set(0)
+        for kind in ("new", "updated", "deleted"):
+            SYNC_ROWS.labels(SERVICE, kind).inc(getattr(summary, kind))
         await self._announce()
         return summary
 
@@ -133,6 +145,9 @@ class Syncer:
         message = describe(exc, self._settings.esp32_server)
         log.warning("sync failed (%d in a row): %s", failures, message)
         UPSTREAM_CALLS.labels("upstream_db", "failure").inc()
+        SYNC_FAILURES.labels(SERVICE).inc()
+        if self._last_success:
+            SYNC_LAG.labels(SERVICE).set(time.time() - self._last_success)
         try:
             await record_failure(self._store, SERVICE, message)
             await self._announce()
