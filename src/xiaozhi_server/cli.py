@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from xiaozhi_server.app import BackgroundTask, create_app, server_config
 from xiaozhi_server.auth.passwords import new_password
 from xiaozhi_server.config import ConfigError, Settings, load_settings
+from xiaozhi_server.ops.backup import export_archive, import_archive
 from xiaozhi_server.ops.doctor import run_checks
 from xiaozhi_server.services import Services
 from xiaozhi_server.sources.simulator import run_live, seed_history
@@ -102,6 +103,41 @@ def doctor(config: ConfigOption = None) -> None:
         )
     if any(result.state == "fail" for result in results):
         raise typer.Exit(1)
+
+
+@app.command("export")
+def export_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Archive to write (.jsonl.gz).")],
+    config: ConfigOption = None,
+) -> None:
+    """Back up the whole store into one compressed archive."""
+    counts = _with_store(config, lambda store: export_archive(store, out, _table_progress()))
+    typer.echo(f"exported {sum(counts.values())} rows to {out}: " + _counts(counts))
+
+
+@app.command("import")
+def import_command(
+    archive: Annotated[Path, typer.Argument(help="An archive made by `xiaozhi-server export`.")],
+    config: ConfigOption = None,
+) -> None:
+    """Restore an archive into the store (idempotent: importing twice changes nothing)."""
+
+    async def restore(store: Store) -> dict[str, int]:
+        await migrate.upgrade(store.engine)
+        return await import_archive(store, archive, _table_progress())
+
+    counts = _with_store(config, restore)
+    typer.echo(f"imported {sum(counts.values())} rows from {archive}: " + _counts(counts))
+
+
+def _table_progress() -> Callable[[str, int], None] | None:
+    if not sys.stderr.isatty():
+        return None
+    return lambda table, rows: print(f"\r  {table}: {rows}", end="", file=sys.stderr, flush=True)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{table} {rows}" for table, rows in counts.items())
 
 
 def _progress(summary: PassSummary) -> None:

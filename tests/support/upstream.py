@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import uuid
 from collections.abc import Sequence
@@ -62,6 +63,26 @@ class Upstream:
 
     server: MariaDB
     database: str
+
+    def db_settings(self) -> dict[str, Any]:
+        """The ``esp32_server.db`` settings that reach this database."""
+        server = self.server
+        return {
+            "host": "127.0.0.1",
+            "port": server.port,
+            "user": server.user,
+            "password": server.password,
+            "database": self.database,
+        }
+
+    def environment(self, store_url: str) -> dict[str, str]:
+        """This process's environment, without XIAOZHI_ overrides, plus the store and this
+        database as ``XIAOZHI_…`` variables (for the command line)."""
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("XIAOZHI_")}
+        database = {
+            f"XIAOZHI_ESP32_SERVER__DB__{k.upper()}": str(v) for k, v in self.db_settings().items()
+        }
+        return clean | database | {"XIAOZHI_STORAGE__URL": store_url}
 
     async def connect(self) -> Any:
         return await asyncmy.connect(

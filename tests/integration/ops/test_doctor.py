@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,17 +14,8 @@ from tests.support.upstream import Upstream
 
 @pytest.fixture
 def env(tmp_path: Path, upstream: Upstream) -> dict[str, str]:
-    server = upstream.server
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("XIAOZHI_")}
-    values = clean | {
-        "XIAOZHI_STORAGE__URL": f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}",
-        "XIAOZHI_ESP32_SERVER__DB__HOST": "127.0.0.1",
-        "XIAOZHI_ESP32_SERVER__DB__PORT": str(server.port),
-        "XIAOZHI_ESP32_SERVER__DB__USER": server.user,
-        "XIAOZHI_ESP32_SERVER__DB__PASSWORD": server.password,
-        "XIAOZHI_ESP32_SERVER__DB__DATABASE": upstream.database,
-        "XIAOZHI_ESP32_SERVER__TIMEOUT": "3",
-    }
+    values = upstream.environment(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
+    values["XIAOZHI_ESP32_SERVER__TIMEOUT"] = "3"
     subprocess.run(
         [sys.executable, "-m", "xiaozhi_server", "db", "upgrade"],
         env=values,

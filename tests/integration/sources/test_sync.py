@@ -24,18 +24,11 @@ pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 
 def sync_settings(store_url: str, upstream: Upstream, **sync: Any) -> Settings:
-    server = upstream.server
     return Settings.model_validate(
         {
             "storage": {"url": store_url},
             "esp32_server": {
-                "db": {
-                    "host": "127.0.0.1",
-                    "port": server.port,
-                    "user": server.user,
-                    "password": server.password,
-                    "database": upstream.database,
-                },
+                "db": upstream.db_settings(),
                 "timeout": 5,
             },
             "sync_service": {"enabled": True, "batch_size": 50, **sync},

@@ -4,7 +4,6 @@ under `serve` in the background, and elected when instances share a store."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import subprocess
@@ -26,21 +25,8 @@ from xiaozhi_server.store.tables import messages
 
 
 def sync_env(tmp_path: Path, upstream: Upstream, **extra: str) -> dict[str, str]:
-    server = upstream.server
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("XIAOZHI_")}
-    return (
-        clean
-        | {
-            "XIAOZHI_STORAGE__URL": f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}",
-            "XIAOZHI_ESP32_SERVER__DB__HOST": "127.0.0.1",
-            "XIAOZHI_ESP32_SERVER__DB__PORT": str(server.port),
-            "XIAOZHI_ESP32_SERVER__DB__USER": server.user,
-            "XIAOZHI_ESP32_SERVER__DB__PASSWORD": server.password,
-            "XIAOZHI_ESP32_SERVER__DB__DATABASE": upstream.database,
-            "XIAOZHI_SYNC_SERVICE__BATCH_SIZE": "40",
-        }
-        | extra
-    )
+    env = upstream.environment(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
+    return env | {"XIAOZHI_SYNC_SERVICE__BATCH_SIZE": "40"} | extra
 
 
 def sync_once(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -133,20 +119,11 @@ async def test_only_one_instance_leads_and_another_takes_over(store_url: str) ->
 async def test_under_serve_an_upstream_insert_reaches_the_feed(
     store_url: str, upstream: Upstream
 ) -> None:
-    server = upstream.server
     settings = Settings.model_validate(
         {
             "storage": {"url": store_url},
             "auth": {"api_tokens": ["test-token"], "admin_password": "pw"},
-            "esp32_server": {
-                "db": {
-                    "host": "127.0.0.1",
-                    "port": server.port,
-                    "user": server.user,
-                    "password": server.password,
-                    "database": upstream.database,
-                }
-            },
+            "esp32_server": {"db": upstream.db_settings()},
             "sync_service": {"enabled": True, "interval": 0.5},
         }
     )
