@@ -26,10 +26,12 @@ from xiaozhi_server.api import (
     sync_status,
 )
 from xiaozhi_server.api.compat import compat_router
+from xiaozhi_server.api.disabled import disabled_router
 from xiaozhi_server.api.errors import install_error_handlers
 from xiaozhi_server.auth.admins import ensure_admin
 from xiaozhi_server.config import Settings
 from xiaozhi_server.ops.http_metrics import LatencyMiddleware
+from xiaozhi_server.ops.logs import RequestIdMiddleware
 from xiaozhi_server.realtime import feed
 from xiaozhi_server.services import Services
 from xiaozhi_server.sources.capture import capture_router
@@ -70,12 +72,14 @@ def create_app(settings: Settings, background: Sequence[BackgroundTask] = ()) ->
     )
     install_error_handlers(app)
     app.add_middleware(LatencyMiddleware)
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(metrics.router)
     for router in (features, devices, sessions, search, stats, audio, sync_status):
         app.include_router(router.router)
     if settings.features.export:
         app.include_router(export.router)
+    app.include_router(disabled_router(settings))
     # Before the tap's catch-all, so these reads are answered here.
     app.include_router(compat_router(settings.capture.prefix))
     tap = settings.features.tap and settings.esp32_server.manager_api_url is not None
@@ -98,6 +102,7 @@ def server_config(app: FastAPI, settings: Settings, log_level: str | None = None
         # Protocol-level pings find dead peers; one unanswered for a whole interval is dropped.
         ws_ping_interval=heartbeat,
         ws_ping_timeout=heartbeat,
+        log_config=None,  # configure_logging() owns the handlers
     )
 
 

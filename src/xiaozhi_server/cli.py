@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -19,6 +18,7 @@ from xiaozhi_server.auth.passwords import new_password
 from xiaozhi_server.config import ConfigError, Settings, load_settings
 from xiaozhi_server.ops.backup import export_archive, import_archive
 from xiaozhi_server.ops.doctor import run_checks
+from xiaozhi_server.ops.logs import configure_logging
 from xiaozhi_server.services import Services
 from xiaozhi_server.sources.simulator import run_live, seed_history
 from xiaozhi_server.sources.sync import PassSummary
@@ -215,10 +215,7 @@ def _with_store(config: Path | None, action: Callable[[Store], Awaitable[T]]) ->
 def _serve(
     settings: Settings, background: tuple[BackgroundTask, ...], demo_mode: bool = False
 ) -> None:
-    logging.basicConfig(
-        level=settings.server.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.server.log_level, settings.server.log_format)
     server = uvicorn.Server(server_config(create_app(settings, background), settings))
     url = f"http://{settings.server.host}:{settings.server.port}/"
     typer.echo(f"xiaozhi-server {'demo ' if demo_mode else ''}starting on {url}", err=True)

@@ -9,8 +9,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from xiaozhi_server.api.deps import get_services
+from xiaozhi_server.ops.features import effective_features
+from xiaozhi_server.realtime.bus import jsonable
 from xiaozhi_server.services import Services
+from xiaozhi_server.sources.sync import SERVICE as SYNC_SERVICE
 from xiaozhi_server.store import migrate
+from xiaozhi_server.store.sync_state import all_sync_status
 
 router = APIRouter(tags=["health"])
 
@@ -26,9 +30,38 @@ async def readyz(services: Services = Depends(get_services)) -> JSONResponse:
     """Ready when the store answers and is migrated; lists each component's state."""
     components: dict[str, dict[str, Any]] = {"store": await _store_state(services)}
     components["events"] = _events_state(services)
-    ready = all(c["state"] != "unavailable" for c in components.values())
-    body = {"status": "ready" if ready else "unavailable", "components": components}
-    return JSONResponse(body, status_code=200 if ready else 503)
+    if (
+        effective_features(services.settings)["sync"].enabled
+        and components["store"]["state"] == "ready"
+    ):
+        components["upstream"] = await _upstream_state(services)
+    states = {c["state"] for c in components.values()}
+    status = (
+        "unavailable"
+        if "unavailable" in states
+        else "degraded"
+        if "degraded" in states
+        else "ready"
+    )
+    body = {"status": status, "components": components}
+    # Degraded still serves everything the store holds: load balancers keep sending traffic.
+    return JSONResponse(body, status_code=503 if status == "unavailable" else 200)
+
+
+async def _upstream_state(services: Services) -> dict[str, Any]:
+    rows = [r for r in await all_sync_status(services.store) if r["service_name"] == SYNC_SERVICE]
+    if not rows:
+        return {"state": "starting"}
+    row = rows[0]
+    state = {
+        "state": "degraded" if row["sync_status"] == "failed" else "ready",
+        "last_success_at": row["last_success_at"],
+        "last_sync_time": row["last_sync_time"],
+    }
+    if row["sync_status"] == "failed":
+        state["error"] = row["error_message"]
+    shown: dict[str, Any] = jsonable(state)
+    return shown
 
 
 def _events_state(services: Services) -> dict[str, Any]:
