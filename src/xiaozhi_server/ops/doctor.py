@@ -116,7 +116,7 @@ async def _store(settings: Settings) -> str:
 def _upstream_checks(settings: Settings) -> list[Check]:
     db = settings.esp32_server.db
     upstream = UpstreamDatabase(settings.esp32_server)
-    return [
+    checks: list[Check] = [
         (f"upstream DB name {db.host!r} resolves", lambda: _resolves(db.host)),
         (
             f"TCP connects to {db.host}:{db.port}",
@@ -129,6 +129,9 @@ def _upstream_checks(settings: Settings) -> list[Check]:
         ),
         ("the user can read the tables", lambda: _readable(upstream, settings)),
     ]
+    if settings.sync_service.mode == "binlog":
+        checks.append(("binlog is ROW and the user may replicate", lambda: _binlog(upstream)))
+    return checks
 
 
 async def _resolves(host: str) -> str:
@@ -205,6 +208,31 @@ async def _readable(upstream: UpstreamDatabase, settings: Settings) -> str:
     finally:
         await upstream.close()
     return f"chat history up to id {top}"
+
+
+async def _binlog(upstream: UpstreamDatabase) -> str:
+    try:
+        variables = await upstream.binlog_settings()
+        grants = (await upstream.grants()).upper()
+    finally:
+        await upstream.close()
+    if variables.get("log_bin", "OFF").upper() != "ON":
+        raise Failed(
+            "the upstream's binary log is off",
+            "start MySQL with log_bin on (MySQL 8 has it on by default), or use mode: poll",
+        )
+    if variables.get("binlog_format", "").upper() != "ROW":
+        raise Failed(
+            f"binlog_format is {variables.get('binlog_format')}, not ROW",
+            "SET GLOBAL binlog_format = 'ROW' (and in the server's config)",
+        )
+    wanted = ("REPLICATION SLAVE", "REPLICATION CLIENT")
+    if "ALL PRIVILEGES ON *.*" not in grants and not all(w in grants for w in wanted):
+        raise Failed(
+            "the user lacks REPLICATION SLAVE and REPLICATION CLIENT",
+            "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO the user",
+        )
+    return "ROW, replication allowed"
 
 
 async def _manager_api(settings: Settings) -> str:

@@ -182,6 +182,17 @@ class UpstreamDatabase:
         )
         return {int(row["id"]) for row in rows}
 
+    async def binlog_settings(self) -> dict[str, str]:
+        """The server's binary-log variables (log_bin, binlog_format, ...)."""
+        rows = await self._rows("SHOW VARIABLES LIKE 'binlog_format'")
+        rows += await self._rows("SHOW VARIABLES LIKE 'log_bin'")
+        return {row["Variable_name"]: str(row["Value"]) for row in rows}
+
+    async def grants(self) -> str:
+        """Everything SHOW GRANTS says about the current user, as one text."""
+        rows = await self._rows("SHOW GRANTS")
+        return " ".join(str(value) for row in rows for value in row.values())
+
     async def columns(self) -> dict[str, set[str]]:
         """The followed tables and their columns, as the server reports them."""
         rows = await self._rows(

@@ -81,3 +81,13 @@ async def test_a_missing_table_is_named(
     result = doctor(env, tmp_path)
     assert result.returncode == 1
     assert "table ai_agent_chat_title is missing" in result.stdout
+
+
+def test_binlog_mode_needs_the_binary_log_on(env: dict[str, str], tmp_path: Path) -> None:
+    env["XIAOZHI_SYNC_SERVICE__MODE"] = "binlog"
+    result = doctor(env, tmp_path)
+    assert result.returncode == 1
+    assert (
+        "[FAIL] binlog is ROW and the user may replicate: the upstream's binary log is off"
+        in result.stdout
+    )
