@@ -22,6 +22,7 @@ from xiaozhi_server.api import (
     metrics,
     search,
     sessions,
+    sign_in,
     stats,
     sync_status,
 )
@@ -75,7 +76,7 @@ def create_app(settings: Settings, background: Sequence[BackgroundTask] = ()) ->
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(metrics.router)
-    for router in (features, devices, sessions, search, stats, audio, sync_status):
+    for router in (sign_in, features, devices, sessions, search, stats, audio, sync_status):
         app.include_router(router.router)
     if settings.features.export:
         app.include_router(export.router)

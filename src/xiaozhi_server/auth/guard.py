@@ -10,17 +10,21 @@ import base64
 import binascii
 import hashlib
 import hmac
+import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from fastapi import HTTPException, WebSocketException, status
 from starlette.requests import HTTPConnection
 
 from xiaozhi_server.auth.passwords import verify_password
 from xiaozhi_server.config import AuthSettings
-from xiaozhi_server.store import admins
+from xiaozhi_server.store import admin_sessions, admins
 from xiaozhi_server.store.database import Store
 
+SESSION_COOKIE = "xiaozhi_session"
+SESSION_LIFETIME = timedelta(hours=12)
 # scrypt is slow on purpose; a verified password is trusted again for this long.
 _PASSWORD_CACHE_SECONDS = 60.0
 WS_POLICY_VIOLATION = 1008
@@ -61,17 +65,39 @@ class Authenticator:
         self._verified[cache_key] = time.monotonic() + _PASSWORD_CACHE_SECONDS
         return Principal(username, "user")
 
+    async def start_session(self, username: str) -> tuple[str, datetime]:
+        """A new console session token for ``username`` and when it expires."""
+        token = secrets.token_urlsafe(32)
+        expires = datetime.now(UTC) + SESSION_LIFETIME
+        await admin_sessions.create_session(self._store, _digest(token).hex(), username, expires)
+        return token, expires
+
+    async def end_session(self, token: str) -> None:
+        """Sign a console session out."""
+        await admin_sessions.end_session(self._store, _digest(token).hex())
+
+    async def check_bearer(self, token: str) -> Principal | None:
+        """An API token, or a console session token."""
+        principal = self.check_token(token)
+        if principal is not None:
+            return principal
+        username = await admin_sessions.session_user(self._store, _digest(token).hex())
+        return Principal(username, "session") if username else None
+
     async def authenticate(self, connection: HTTPConnection) -> Principal | None:
         """The principal behind a request or WebSocket handshake, or None."""
         scheme, _, credentials = connection.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and credentials:
-            return self.check_token(credentials.strip())
+            return await self.check_bearer(credentials.strip())
+        cookie = connection.cookies.get(SESSION_COOKIE)
+        if cookie:
+            return await self.check_bearer(cookie)
         if scheme.lower() == "basic" and credentials:
             username, password = _basic(credentials)
             return await self.check_password(username, password) if username else None
         query_token = connection.query_params.get("token")
         if connection.scope["type"] == "websocket" and query_token:
-            return self.check_token(query_token)
+            return await self.check_bearer(query_token)
         return None
 
 

@@ -91,7 +91,7 @@ async def _first_message_auth(websocket: WebSocket, services: Services) -> Princ
     if not isinstance(command, Auth):
         return None
     if command.token:
-        return services.authenticator.check_token(command.token)
+        return await services.authenticator.check_bearer(command.token)
     if command.username and command.password:
         return await services.authenticator.check_password(command.username, command.password)
     return None

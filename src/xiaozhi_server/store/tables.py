@@ -144,3 +144,13 @@ admin_users = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     **MYSQL_OPTIONS,
 )
+
+admin_sessions = Table(
+    "admin_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("username", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    **MYSQL_OPTIONS,
+)

@@ -12,7 +12,16 @@ from xiaozhi_server.store import migrate
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.tables import metadata
 
-HUB_TABLES = {"messages", "sessions", "devices", "agents", "audio", "sync_status", "admin_users"}
+HUB_TABLES = {
+    "messages",
+    "sessions",
+    "devices",
+    "agents",
+    "audio",
+    "sync_status",
+    "admin_users",
+    "admin_sessions",
+}
 
 
 async def _tables(store: Store) -> set[str]:
