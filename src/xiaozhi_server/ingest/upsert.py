@@ -49,7 +49,9 @@ def write_batch(connection: Connection, batch: Batch, now: datetime) -> Changes:
     touched_sessions = {row["session_id"] for row in changes.messages}
     emptied, gone_devices = _apply_deletions(connection, batch, now, changes)
     touched_sessions.update(emptied)
-    changed_devices.update(gone_devices)
+    owned = writes.sessions_with_device(
+        connection, sorted({r["session_id"] for r in changes.messages})
+    )
     writes.merge_rows(
         connection, sessions, _session_rows(changes.messages), now, _SESSION_FILL_ONLY
     )
@@ -63,8 +65,12 @@ def write_batch(connection: Connection, batch: Batch, now: datetime) -> Changes:
     new_devices = [{"mac": row["device"], "agent_id": row["agent_id"]} for row in changes.messages]
     writes.merge_rows(connection, devices, _unique(new_devices, "mac"), now, _DEVICE_FILL_ONLY)
     changes.sessions = writes.refresh_sessions(connection, sorted(touched_sessions), now)
-    changed_devices.update(row["device"] for row in changes.messages)
-    changes.devices = writes.refresh_devices(connection, sorted(changed_devices), now)
+    # New messages add to their device's counters; only deletes need a recount (rare), as a
+    # recount reads every session of the device, which grows without bound.
+    writes.add_to_devices(connection, _device_deltas(changes.messages, owned), now)
+    writes.refresh_devices(connection, sorted(gone_devices), now)
+    changed_devices.update(gone_devices, (row["device"] for row in changes.messages))
+    changes.devices = writes.rows_by_key(connection, devices, sorted(changed_devices))
     if batch.on_delete == "mirror":
         deletes.drop_empty_sessions(connection, emptied)
     changes.agents = writes.rows_by_key(connection, agents, changed_agents)
@@ -74,6 +80,28 @@ def write_batch(connection: Connection, batch: Batch, now: datetime) -> Changes:
         batch.checkpoint.deleted += changes.deleted
         write_checkpoint(connection, batch.checkpoint, now)
     return changes
+
+
+def _device_deltas(new_messages: list[Row], owned: set[str]) -> list[Row]:
+    """Per device: new messages, sessions it gained, and the time span they cover."""
+    deltas: dict[str, Row] = {}
+    for row in new_messages:
+        delta = deltas.setdefault(
+            row["device"],
+            {
+                "mac": row["device"],
+                "messages": 0,
+                "new_sessions": set(),
+                "first": row["created_at"],
+                "last": row["created_at"],
+            },
+        )
+        delta["messages"] += 1
+        if row["session_id"] not in owned:
+            delta["new_sessions"].add(row["session_id"])
+        delta["first"] = min(delta["first"], row["created_at"])
+        delta["last"] = max(delta["last"], row["created_at"])
+    return [d | {"sessions": len(d.pop("new_sessions"))} for d in deltas.values()]
 
 
 def _apply_deletions(

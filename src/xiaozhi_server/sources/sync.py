@@ -106,12 +106,15 @@ class Syncer:
         cursor = await read_cursor(self._store, SERVICE)
         summary = PassSummary()
         await self._metadata(cursor, summary)
-        if "updated_at" not in cursor:
+        first_pass = "updated_at" not in cursor
+        if first_pass:
+            # Changes before this moment are read by the id scan below; later ones next pass.
             latest = await self._upstream.max_updated_at()
             cursor["updated_at"] = latest.isoformat() if latest else None
         await self._new_messages(cursor, summary, progress)
         await self._gaps(cursor, summary)
-        await self._changed_messages(cursor, summary, progress)
+        if not first_pass:
+            await self._changed_messages(cursor, summary, progress)
         await self._titles(cursor, summary)
         if reconcile if reconcile is not None else self._reconcile_due(cursor):
             await self._reconcile(cursor, summary)

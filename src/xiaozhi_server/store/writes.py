@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, func, select, update
+from sqlalchemy import Connection, Table, bindparam, case, func, or_, select, update
 
 from xiaozhi_server.store.dialects import insert_ignoring_duplicates
 from xiaozhi_server.store.tables import agents, audio, devices, messages, sessions
@@ -232,6 +232,54 @@ def refresh_devices(connection: Connection, macs: Sequence[str], now: datetime) 
     for part in chunked(macs):
         connection.execute(_REFRESH_DEVICES, {"keys": list(part), "now": now})
     return rows_by_key(connection, devices, macs)
+
+
+_OWNED = select(sessions.c.session_id).where(
+    sessions.c.session_id.in_(bindparam("keys", expanding=True)), sessions.c.device.is_not(None)
+)
+_ADD_TO_DEVICE = (
+    update(devices)
+    .where(devices.c.mac == bindparam("device_mac"))
+    .values(
+        message_count=devices.c.message_count + bindparam("messages"),
+        session_count=devices.c.session_count + bindparam("sessions"),
+        first_seen_at=case(
+            (
+                or_(
+                    devices.c.first_seen_at.is_(None), devices.c.first_seen_at > bindparam("first")
+                ),
+                bindparam("first"),
+            ),
+            else_=devices.c.first_seen_at,
+        ),
+        last_seen_at=case(
+            (
+                or_(devices.c.last_seen_at.is_(None), devices.c.last_seen_at < bindparam("last")),
+                bindparam("last"),
+            ),
+            else_=devices.c.last_seen_at,
+        ),
+        updated_at=bindparam("now"),
+    )
+)
+
+
+def sessions_with_device(connection: Connection, session_ids: Sequence[str]) -> set[str]:
+    """Which of these sessions already belong to a device."""
+    owned: set[str] = set()
+    for part in chunked(session_ids):
+        owned.update(r.session_id for r in connection.execute(_OWNED, {"keys": list(part)}))
+    return owned
+
+
+def add_to_devices(connection: Connection, deltas: list[Row], now: datetime) -> None:
+    """Add new messages and sessions to their devices' counters and time span."""
+    if deltas:
+        rows = [
+            {k: v for k, v in d.items() if k != "mac"} | {"device_mac": d["mac"], "now": now}
+            for d in deltas
+        ]
+        connection.execute(_ADD_TO_DEVICE, rows)
 
 
 def rows_by_key(connection: Connection, table: Table, keys: Sequence[Any]) -> list[Row]:

@@ -1,0 +1,51 @@
+// The live feed: /ws/admin with the session cookie. On every (re)connect it resumes from
+// the last message id it saw, so nothing is missed; views drop ids they already show.
+
+export class Feed {
+  constructor(onState) {
+    this.handlers = new Map();
+    this.lastId = 0;
+    this.onState = onState;
+    this.delay = 500;
+    this.socket = null;
+    this.stopped = false;
+  }
+
+  on(type, handler) {
+    if (!this.handlers.has(type)) this.handlers.set(type, new Set());
+    this.handlers.get(type).add(handler);
+    return () => this.handlers.get(type).delete(handler);
+  }
+
+  start() {
+    this.stopped = false;
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/admin`);
+    this.socket = socket;
+    socket.addEventListener("message", (event) => this.receive(JSON.parse(event.data)));
+    socket.addEventListener("close", () => this.closed(socket));
+  }
+
+  stop() {
+    this.stopped = true;
+    this.socket?.close();
+  }
+
+  receive(message) {
+    if (message.type === "welcome") {
+      this.delay = 500;
+      this.onState("live");
+      if (this.lastId) this.socket.send(JSON.stringify({ type: "resume", since: this.lastId }));
+      return;
+    }
+    if (message.type === "chat_update") this.lastId = Math.max(this.lastId, message.data.id);
+    for (const handler of this.handlers.get(message.type) ?? []) handler(message.data);
+  }
+
+  closed(socket) {
+    if (socket !== this.socket || this.stopped) return;
+    this.onState("reconnecting");
+    setTimeout(() => this.start(), this.delay);
+    this.delay = Math.min(this.delay * 2, 5000);
+  }
+}

@@ -1,0 +1,74 @@
+// Chinese and English. Chinese by default when the browser prefers it; the choice is remembered.
+
+const STRINGS = {
+  zh: {
+    brand: "小智聊天记录", "nav.devices": "设备", "nav.search": "搜索", "nav.stats": "统计",
+    "nav.sync": "同步状态", logout: "退出", "lang.switch": "English",
+    "login.title": "登录", "login.username": "用户名", "login.password": "密码",
+    "login.submit": "登录", "login.failed": "用户名或密码错误",
+    "conn.live": "实时", "conn.reconnecting": "重新连接中…",
+    "devices.title": "设备", "col.alias": "名称", "col.mac": "MAC", "col.agent": "智能体",
+    "col.lastSeen": "最后活动", "col.state": "状态", "col.today": "今日消息",
+    "state.online": "在线", "state.idle": "空闲", "state.offline": "离线",
+    "device.sessions": "会话", "col.title": "标题", "col.time": "时间", "col.count": "消息数",
+    "untitled": "（无标题）", "newMessages": "有新消息 ↓",
+    "speaker.1": "用户", "speaker.2": "助手", "speaker.3": "工具",
+    "tool.call": "调用", "tool.result": "结果", "play": "播放",
+    "export": "导出", "search.placeholder": "搜索所有对话…", "search.submit": "搜索",
+    "search.any": "全部类型", "search.none": "没有找到", "search.from": "从", "search.to": "到",
+    "stats.title": "统计（近14天）", "stats.perDay": "每日消息", "stats.devices": "活跃设备",
+    "stats.busiest": "最活跃设备", "stats.toolShare": "工具调用占比",
+    "sync.title": "同步状态", "sync.source": "来源", "sync.state": "状态", "sync.lag": "延迟",
+    "sync.lastSuccess": "上次成功", "sync.error": "错误", "sync.none": "未配置同步",
+    "degraded": "上游不可用：显示的是本地存储的数据", "loading": "加载中…", "back": "返回",
+  },
+  en: {
+    brand: "Xiaozhi chat history", "nav.devices": "Devices", "nav.search": "Search", "nav.stats": "Statistics",
+    "nav.sync": "Sync health", logout: "Sign out", "lang.switch": "中文",
+    "login.title": "Sign in", "login.username": "Name", "login.password": "Password",
+    "login.submit": "Sign in", "login.failed": "Wrong name or password",
+    "conn.live": "Live", "conn.reconnecting": "Reconnecting…",
+    "devices.title": "Devices", "col.alias": "Name", "col.mac": "MAC", "col.agent": "Agent",
+    "col.lastSeen": "Last seen", "col.state": "State", "col.today": "Today",
+    "state.online": "online", "state.idle": "idle", "state.offline": "offline",
+    "device.sessions": "Sessions", "col.title": "Title", "col.time": "Time", "col.count": "Messages",
+    "untitled": "(untitled)", "newMessages": "New messages ↓",
+    "speaker.1": "User", "speaker.2": "Agent", "speaker.3": "Tool",
+    "tool.call": "call", "tool.result": "result", "play": "Play",
+    "export": "Export", "search.placeholder": "Search every conversation…", "search.submit": "Search",
+    "search.any": "Any type", "search.none": "Nothing found", "search.from": "From", "search.to": "To",
+    "stats.title": "Statistics (last 14 days)", "stats.perDay": "Messages per day", "stats.devices": "Active devices",
+    "stats.busiest": "Busiest devices", "stats.toolShare": "Tool-call share",
+    "sync.title": "Sync health", "sync.source": "Source", "sync.state": "State", "sync.lag": "Lag",
+    "sync.lastSuccess": "Last success", "sync.error": "Error", "sync.none": "No sync configured",
+    "degraded": "Upstream unavailable: showing what the hub has stored", "loading": "Loading…", "back": "Back",
+  },
+};
+
+const KEY = "xiaozhi.lang";
+let current = localStorage.getItem(KEY)
+  || ((navigator.languages || [navigator.language]).some((l) => l && l.toLowerCase().startsWith("zh")) ? "zh" : "en");
+
+export function lang() {
+  return current;
+}
+
+export function setLang(value) {
+  current = value;
+  localStorage.setItem(KEY, value);
+  document.documentElement.lang = value;
+}
+
+export function t(key) {
+  return STRINGS[current][key] ?? key;
+}
+
+export function when(iso) {
+  if (!iso) return "—";
+  return new Date(iso).toLocaleString(current === "zh" ? "zh-CN" : "en-GB");
+}
+
+export function translateStatic(root = document) {
+  for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  document.documentElement.lang = current;
+}

@@ -1,0 +1,35 @@
+import { api, query } from "../api.js";
+import { el } from "../dom.js";
+import { t, when } from "../i18n.js";
+
+export async function render(main, { feed, arg: mac }) {
+  const page = await api("/api/v2/sessions" + query({ device: mac, limit: 50 }));
+  const body = el("tbody");
+  const rows = new Map();
+  const put = (session, first) => {
+    const row = el("tr", {},
+      el("td", {}, el("a", { href: `#/session/${encodeURIComponent(session.session_id)}` }, session.title || t("untitled"))),
+      el("td", {}, when(session.last_message_at)), el("td", { class: "num" }, session.message_count));
+    rows.get(session.session_id)?.remove();
+    rows.set(session.session_id, row);
+    if (first) body.prepend(row); else body.append(row);
+  };
+  page.items.forEach((s) => put(s, false));
+  main.append(
+    el("p", {}, el("a", { href: "#/devices" }, "← " + t("back"))),
+    el("h1", {}, mac),
+    exportLinks({ device: mac }),
+    el("h2", {}, t("device.sessions")),
+    el("div", { class: "scroll" }, el("table", {}, el("thead", {}, el("tr", {},
+      el("th", {}, t("col.title")), el("th", {}, t("col.time")), el("th", {}, t("col.count")))), body)));
+  const off = feed?.on("session_update", (session) => { if (session.device === mac) put(session, true); });
+  return () => off?.();
+}
+
+export function exportLinks(filters) {
+  return el("p", { class: "export" }, t("export") + ": ",
+    ...["jsonl", "csv", "txt"].map((format) => el("a", {
+      href: "/api/v2/export" + query({ format, tz: Intl.DateTimeFormat().resolvedOptions().timeZone, ...filters }),
+      download: "",
+    }, format.toUpperCase())));
+}
