@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from xiaozhi_server import __version__
 from xiaozhi_server.api import (
     audio,
+    console,
     devices,
     export,
     features,
@@ -80,6 +81,9 @@ def create_app(settings: Settings, background: Sequence[BackgroundTask] = ()) ->
         app.include_router(router.router)
     if settings.features.export:
         app.include_router(export.router)
+    if settings.features.console:
+        app.include_router(console.router)
+        app.mount("/console", console.static_files(), name="console")
     app.include_router(disabled_router(settings))
     # Before the tap's catch-all, so these reads are answered here.
     app.include_router(compat_router(settings.capture.prefix))

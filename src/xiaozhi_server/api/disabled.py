@@ -34,6 +34,12 @@ def disabled_router(settings: Settings) -> APIRouter:
         async def export_off() -> JSONResponse:
             return JSONResponse(error_body(404, reason("export")), 404)
 
+    if not features["console"].enabled:
+
+        @router.get("/")
+        async def console_off() -> JSONResponse:
+            return JSONResponse(error_body(404, reason("console")), 404)
+
     if not features["notifications"].enabled:
 
         @router.websocket("/ws/admin")

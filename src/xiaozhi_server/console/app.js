@@ -93,6 +93,9 @@ document.getElementById("logout").addEventListener("click", async () => {
 window.addEventListener("hashchange", () => feed && route());
 window.addEventListener("xiaozhi:signed-out", () => feed && showLogin());
 
+// A handle for diagnostics and tests: the live feed of this page.
+window.xiaozhi = { get feed() { return feed; } };
+
 translateStatic();
 document.getElementById("lang").textContent = t("lang.switch");
 showConnection("reconnecting");

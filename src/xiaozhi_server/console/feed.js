@@ -36,6 +36,7 @@ export class Feed {
       this.delay = 500;
       this.onState("live");
       if (this.lastId) this.socket.send(JSON.stringify({ type: "resume", since: this.lastId }));
+      else this.lastId = message.data.last_message_id;
       return;
     }
     if (message.type === "chat_update") this.lastId = Math.max(this.lastId, message.data.id);

@@ -33,7 +33,7 @@ from xiaozhi_server.realtime.protocol import (
     parse_command,
 )
 from xiaozhi_server.services import Services
-from xiaozhi_server.store.messages import messages_after
+from xiaozhi_server.store.messages import max_message_id, messages_after
 
 CLOSE_AUTH_FAILED = 4401
 CLOSE_TOO_SLOW = 4408
@@ -114,7 +114,11 @@ class FeedSession:
 
     async def run(self) -> str:
         """Serve the client; return why it ended (for metrics)."""
-        await self._send({"type": "welcome", "data": {"principal": self._principal.name}})
+        # The subscription already exists: anything after this id arrives live, so a client
+        # can resume from it after a dropped connection.
+        last_id = await max_message_id(self._services.store)
+        welcome = {"principal": self._principal.name, "last_message_id": last_id}
+        await self._send({"type": "welcome", "data": welcome})
         reader = asyncio.create_task(self._read())
         writer = asyncio.create_task(self._write())
         done, pending = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)

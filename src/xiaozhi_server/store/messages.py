@@ -70,3 +70,13 @@ async def device_type_counts(store: Store, device: str) -> dict[int, int]:
     )
     async with store.read() as connection:
         return {int(kind): int(total) for kind, total in await connection.execute(query)}
+
+
+async def max_message_id(store: Store) -> int:
+    """The highest message id stored (0 when empty)."""
+    async with store.read() as connection:
+        return int(
+            (
+                await connection.execute(select(func.coalesce(func.max(messages.c.id), 0)))
+            ).scalar_one()
+        )

@@ -1,0 +1,149 @@
+"""The console as an operator uses it, in real Chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.conftest import open_page, sign_in
+from tests.support.core_client import encoded, report_body, report_headers
+from tests.support.live_app import LiveApp
+from tests.support.seed import LIVING_ROOM
+
+
+def report(console: LiveApp, **fields: object) -> None:
+    response = httpx.post(
+        f"{console.base_url}/xiaozhi/agent/chat-history/report",
+        content=encoded(report_body(**fields)),
+        headers=report_headers(),
+    )  # type: ignore[arg-type]
+    assert response.json()["code"] == 0
+
+
+def test_without_signing_in_only_the_sign_in_form_shows(browser: Browser, console: LiveApp) -> None:
+    page = open_page(browser, console)
+    expect(page.locator("form.login")).to_be_visible()
+    expect(page.locator("table.devices")).to_have_count(0)
+    page.context.close()
+
+
+def test_a_wrong_password_is_refused(browser: Browser, console: LiveApp) -> None:
+    page = open_page(browser, console)
+    page.fill("#username", "admin")
+    page.fill("#password", "nope")
+    page.click("form.login button[type=submit]")
+    expect(page.locator("form.login .error")).to_have_text("用户名或密码错误")
+    page.context.close()
+
+
+def test_devices_show_alias_mac_and_state_in_chinese(page: Page) -> None:
+    row = page.locator(f"tr[data-mac='{LIVING_ROOM}']")
+    expect(row).to_contain_text("客厅小智")
+    expect(row).to_contain_text(LIVING_ROOM)
+    expect(page.locator("#connection")).to_have_text("实时")
+
+
+def test_a_conversation_shows_user_agent_and_tool_turns_distinctly(
+    page: Page, screenshots: Path
+) -> None:
+    page.goto(page.url.split("#")[0] + "#/session/s-weather")
+    expect(page.locator(".bubble.user").first).to_contain_text("小智，今天深圳天气怎么样？")
+    expect(page.locator(".bubble.tool .tool-call")).to_contain_text("get_weather")
+    expect(page.locator(".bubble.tool .tool-result")).to_contain_text("晴，22°C")
+    expect(page.locator(".bubble.agent button.play")).to_be_visible()
+    page.screenshot(path=str(screenshots / "conversation.png"), full_page=True)
+
+
+def test_a_new_turn_appears_live_once_without_reload(page: Page, console: LiveApp) -> None:
+    page.goto(page.url.split("#")[0] + "#/session/s-music")
+    expect(page.locator(".bubble")).to_have_count(2)
+    report(console, mac=LIVING_ROOM, session_id="s-music", content="再放一首 live")
+    expect(page.locator(".bubble", has_text="再放一首 live")).to_have_count(1)
+
+
+def test_after_a_dropped_connection_the_page_resumes_missing_nothing_and_doubling_nothing(
+    page: Page, console: LiveApp
+) -> None:
+    page.goto(page.url.split("#")[0] + "#/session/s-english")
+    expect(page.locator(".bubble")).to_have_count(2)
+    page.evaluate("() => window.xiaozhi.feed.socket.close()")
+    expect(page.locator("#connection")).to_have_text("重新连接中…")
+    report(console, mac="aa:bb:cc:00:00:02", session_id="s-english", content="sent while offline")
+    expect(page.locator("#connection")).to_have_text("实时")
+    expect(page.locator(".bubble", has_text="sent while offline")).to_have_count(1)
+    report(console, mac="aa:bb:cc:00:00:02", session_id="s-english", content="after reconnect")
+    expect(page.locator(".bubble", has_text="after reconnect")).to_have_count(1)
+    expect(page.locator(".bubble", has_text="sent while offline")).to_have_count(1)
+
+
+def test_chat_content_is_shown_as_text_never_as_html(page: Page, console: LiveApp) -> None:
+    hostile = "<img src=x onerror=\"document.title='pwned'\"><b>bold</b>"
+    report(console, mac=LIVING_ROOM, session_id="xss", content=hostile)
+    page.goto(page.url.split("#")[0] + "#/session/xss")
+    expect(page.locator(".bubble .text")).to_have_text(hostile)
+    expect(page.locator(".conversation img")).to_have_count(0)
+    assert page.title() != "pwned"
+
+
+def test_search_finds_chinese_and_jumps_into_the_session(page: Page) -> None:
+    page.goto(page.url.split("#")[0] + "#/search")
+    page.fill("input[name=q]", "天气")
+    page.click("form.search button[type=submit]")
+    hit = page.locator(".results a").first
+    expect(hit.locator("mark")).to_have_text("天气")
+    hit.click()
+    expect(page.locator("h1")).to_have_text("深圳天气")
+
+
+def test_statistics_are_drawn_as_svg_charts(page: Page) -> None:
+    page.goto(page.url.split("#")[0] + "#/stats")
+    expect(page.locator("svg.chart")).to_have_count(4)
+
+
+def test_sync_health_says_when_no_sync_is_configured(page: Page) -> None:
+    page.goto(page.url.split("#")[0] + "#/sync")
+    expect(page.locator("table")).to_contain_text("未配置同步")
+
+
+def test_the_language_switch_is_remembered(page: Page) -> None:
+    page.click("#lang")
+    expect(page.locator("nav a").first).to_have_text("Devices")
+    page.reload()
+    expect(page.locator("nav a").first).to_have_text("Devices")
+    page.click("#lang")
+    expect(page.locator("nav a").first).to_have_text("设备")
+
+
+def test_english_is_the_default_for_an_english_browser(browser: Browser, console: LiveApp) -> None:
+    page = open_page(browser, console, locale="en-US")
+    expect(page.locator("form.login h1")).to_have_text("Sign in")
+    page.context.close()
+
+
+def test_export_links_download_the_session(page: Page) -> None:
+    page.goto(page.url.split("#")[0] + "#/session/s-weather")
+    with page.expect_download() as download:
+        page.click(".export a:text('TXT')")
+    assert download.value.suggested_filename.endswith(".txt")
+
+
+def test_a_phone_width_screen_needs_no_sideways_scrolling(
+    browser: Browser, console: LiveApp
+) -> None:
+    page = open_page(browser, console, viewport={"width": 375, "height": 740})
+    sign_in(page)
+    page.goto(page.url.split("#")[0] + "#/session/s-weather")
+    expect(page.locator(".bubble").first).to_be_visible()
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 376
+    page.context.close()
+
+
+def test_everything_is_reachable_by_keyboard(page: Page) -> None:
+    page.keyboard.press("Tab")
+    focused = page.evaluate("() => document.activeElement.tagName")
+    assert focused in ("A", "BUTTON", "INPUT", "MAIN")
+    page.locator("nav a").nth(1).focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("form.search")).to_be_visible()
