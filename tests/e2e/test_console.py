@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 from playwright.sync_api import Browser, Page, expect
@@ -13,12 +14,12 @@ from tests.support.live_app import LiveApp
 from tests.support.seed import LIVING_ROOM
 
 
-def report(console: LiveApp, **fields: object) -> None:
+def report(console: LiveApp, **fields: Any) -> None:
     response = httpx.post(
         f"{console.base_url}/xiaozhi/agent/chat-history/report",
         content=encoded(report_body(**fields)),
         headers=report_headers(),
-    )  # type: ignore[arg-type]
+    )
     assert response.json()["code"] == 0
 
 
