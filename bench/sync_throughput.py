@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncmy
+import httpx
 from tests.support.servers import MariaDB, running_mariadb
 from tests.support.upstream import DDL, INSERT_MESSAGE
 from websockets.asyncio.client import connect
@@ -143,7 +144,11 @@ def env_for(server: MariaDB, scratch: Path) -> dict[str, str]:
 
 
 def sync_process(env: dict[str, str], scratch: Path) -> tuple[float, int]:
-    """Seconds and peak RSS (bytes) of one `sync --once` process."""
+    """Seconds and peak RSS (bytes) of one `sync --once` process.
+
+    The peak is read from /proc (VmHWM, reset at exec): the rusage of a forked child also
+    counts the parent's pages from before the exec.
+    """
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "xiaozhi_server", "sync", "--once"],
@@ -152,15 +157,44 @@ def sync_process(env: dict[str, str], scratch: Path) -> tuple[float, int]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    _, status, usage = os.wait4(process.pid, 0)
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, _high_water_mark(process.pid))
+        time.sleep(0.2)
     elapsed = time.perf_counter() - started
-    if status != 0:
+    if process.returncode != 0:
         raise RuntimeError("sync --once failed")
-    return elapsed, usage.ru_maxrss * 1024
+    return elapsed, peak
+
+
+def _high_water_mark(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+async def settled(base_url: str) -> None:
+    """Wait until the server's sync has finished two passes (its catch-up is over)."""
+    seen: set[str] = set()
+    async with httpx.AsyncClient() as client:
+        for _ in range(3000):
+            upstream = (
+                (await client.get(f"{base_url}/readyz")).json()["components"].get("upstream", {})
+            )
+            if upstream.get("last_success_at"):
+                seen.add(upstream["last_success_at"])
+            if len(seen) >= 3:
+                return
+            await asyncio.sleep(0.1)
 
 
 async def freshness(server: MariaDB, base_url: str, count: int = 50) -> list[float]:
     """Upstream insert → chat_update received, in ms, at one insert every 0.2 s."""
+    await settled(base_url)
     latencies: list[float] = []
     sent: dict[str, float] = {}
     ws = await connect(base_url.replace("http://", "ws://") + f"/ws/admin?token={TOKEN}")
