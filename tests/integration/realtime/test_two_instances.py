@@ -57,8 +57,9 @@ async def test_a_client_on_b_sees_each_report_accepted_by_a_once(
                         headers=report_headers(),
                     )
                     assert answer.json()["code"] == 0
-            seen_on_b = await collect(on_b, "chat_update")
-            seen_on_a = await collect(on_a, "chat_update")
+            seen_on_b = [await next_of(on_b, "chat_update", within=15) for _ in range(3)]
+            seen_on_a = [await next_of(on_a, "chat_update", within=15) for _ in range(3)]
+            seen_on_b += await collect(on_b, "chat_update")
     assert [m["data"]["content"] for m in seen_on_b] == ["经由A 0", "经由A 1", "经由A 2"]
     assert [m["data"]["id"] for m in seen_on_b] == [m["data"]["id"] for m in seen_on_a]
 
