@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncmy
 import httpx
 from tests.support.servers import MariaDB, running_mariadb
 from tests.support.upstream import DDL, INSERT_MESSAGE
@@ -32,27 +31,17 @@ from websockets.asyncio.client import connect
 
 from bench.common import percentile, report
 from bench.ingest_throughput import RAW_SCHEMA
+from bench.read_api import upstream_connection
 from bench.server import TOKEN, running_server
 
 PAGE = 5000
 START = datetime(2026, 11, 1, 8, 0)
 
 
-async def connection(server: MariaDB) -> Any:
-    return await asyncmy.connect(
-        host="127.0.0.1",
-        port=server.port,
-        user=server.user,
-        password=server.password,
-        database="upstream",
-        autocommit=True,
-    )
-
-
 async def fill_upstream(server: MariaDB, rows: int) -> None:
     server.sql("CREATE DATABASE upstream CHARACTER SET utf8mb4")
     server.sql("USE upstream; " + "; ".join(DDL))
-    conn = await connection(server)
+    conn = await upstream_connection(server)
     async with conn.cursor() as cursor:
         for first in range(0, rows, PAGE):
             batch = [
@@ -73,7 +62,7 @@ async def fill_upstream(server: MariaDB, rows: int) -> None:
 
 async def raw_read(server: MariaDB) -> tuple[float, list[tuple[Any, ...]]]:
     """Ceiling (a): keyset pages straight from the driver; returns seconds and the rows."""
-    conn = await connection(server)
+    conn = await upstream_connection(server)
     rows: list[tuple[Any, ...]] = []
     started = time.perf_counter()
     async with conn.cursor() as cursor:
@@ -207,7 +196,7 @@ async def freshness(server: MariaDB, base_url: str, count: int = 50) -> list[flo
                 latencies.append((time.perf_counter() - sent[content]) * 1000)
 
     listener = asyncio.create_task(receive())
-    conn = await connection(server)
+    conn = await upstream_connection(server)
     async with conn.cursor() as cursor:
         for n in range(count):
             content = f"fresh-{n}"
