@@ -256,8 +256,8 @@ def main(scale: float = 1.0) -> None:
                 "interval_s": 0.5,
                 "inserts": 50,
                 "received": len(latencies),
-                "p50_ms": round(percentile(latencies, 50)),
-                "p99_ms": round(percentile(latencies, 99)),
+                "p50_ms": round(percentile(latencies, 50)) if latencies else None,
+                "p99_ms": round(percentile(latencies, 99)) if latencies else None,
                 "goal_p99_ms": 1000,
             },
         )

@@ -109,12 +109,12 @@ class Syncer:
         first_pass = "updated_at" not in cursor
         if first_pass:
             # Changes before this moment are read by the id scan below; later ones next pass.
-            latest = await self._upstream.max_updated_at()
-            cursor["updated_at"] = latest.isoformat() if latest else None
+            cursor["updated_at"] = (await self._upstream.now()).isoformat()
+        previous_high = int(cursor.get("high_id", 0))
         await self._new_messages(cursor, summary, progress)
         await self._gaps(cursor, summary)
         if not first_pass:
-            await self._changed_messages(cursor, summary, progress)
+            await self._changed_messages(cursor, summary, previous_high, progress)
         await self._titles(cursor, summary)
         if reconcile if reconcile is not None else self._reconcile_due(cursor):
             await self._reconcile(cursor, summary)
@@ -268,25 +268,27 @@ class Syncer:
         await self._commit(await self._records(rows, cursor, summary), cursor, summary)
 
     async def _changed_messages(
-        self, cursor: dict[str, Any], summary: PassSummary, progress: Progress | None
+        self, cursor: dict[str, Any], summary: PassSummary, up_to_id: int, progress: Progress | None
     ) -> None:
-        if not cursor.get("updated_at"):
-            return
+        """Rows changed since the last scan (less the overlap). Rows the id scan has just read
+        whole are skipped, and the window follows the upstream's clock, so it slides on even
+        when nothing changes: a bulk load is not re-read pass after pass."""
+        clock = await self._upstream.now()
         since = datetime.fromisoformat(cursor["updated_at"]) - timedelta(
             seconds=self._sync.update_overlap_seconds
         )
         after: tuple[datetime, int] | None = None
         while True:
-            rows = await self._upstream.messages_changed(since, after, self._sync.batch_size)
+            rows = await self._upstream.messages_changed(
+                since, after, up_to_id, self._sync.batch_size
+            )
             if not rows:
-                return
-            last = rows[-1]
-            after = (last["updated_at"], int(last["id"]))
-            newest = max(datetime.fromisoformat(cursor["updated_at"]), last["updated_at"])
-            cursor["updated_at"] = newest.isoformat()
+                break
+            after = (rows[-1]["updated_at"], int(rows[-1]["id"]))
             await self._commit(await self._records(rows, cursor, summary), cursor, summary)
             if progress:
                 progress(summary)
+        cursor["updated_at"] = clock.isoformat()
 
     async def _titles(self, cursor: dict[str, Any], summary: PassSummary) -> None:
         seen = cursor.get("titles_at")

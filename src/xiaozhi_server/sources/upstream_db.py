@@ -86,11 +86,11 @@ class UpstreamDatabase:
         rows = await self._rows("SELECT COALESCE(MAX(id), 0) AS top FROM ai_agent_chat_history")
         return int(rows[0]["top"])
 
-    async def max_updated_at(self) -> datetime | None:
-        """The latest updated_at of any chat-history row."""
-        rows = await self._rows("SELECT MAX(updated_at) AS latest FROM ai_agent_chat_history")
-        latest: datetime | None = rows[0]["latest"]
-        return latest
+    async def now(self) -> datetime:
+        """The upstream server's clock, in the zone its updated_at columns are written in."""
+        rows = await self._rows("SELECT NOW(3) AS now")
+        moment: datetime = rows[0]["now"]
+        return moment
 
     async def messages_after(self, after_id: int, limit: int) -> list[dict[str, Any]]:
         """Rows with id > ``after_id``, in id order."""
@@ -110,18 +110,18 @@ class UpstreamDatabase:
         )
 
     async def messages_changed(
-        self, since: datetime, after: tuple[datetime, int] | None, limit: int
+        self, since: datetime, after: tuple[datetime, int] | None, up_to_id: int, limit: int
     ) -> list[dict[str, Any]]:
-        """Rows updated at or after ``since``, in (updated_at, id) order, after ``after``."""
-        if after is None:
-            sql = f"SELECT {_MESSAGE_COLUMNS} FROM ai_agent_chat_history WHERE updated_at >= %s"
-            args: tuple[Any, ...] = (since,)
-        else:
-            sql = (
-                f"SELECT {_MESSAGE_COLUMNS} FROM ai_agent_chat_history WHERE updated_at >= %s"
-                " AND (updated_at > %s OR (updated_at = %s AND id > %s))"
-            )
-            args = (since, after[0], after[0], after[1])
+        """Rows with id <= ``up_to_id`` updated at or after ``since``, in (updated_at, id)
+        order, after ``after``."""
+        sql = (
+            f"SELECT {_MESSAGE_COLUMNS} FROM ai_agent_chat_history"
+            " WHERE updated_at >= %s AND id <= %s"
+        )
+        args: tuple[Any, ...] = (since, up_to_id)
+        if after is not None:
+            sql += " AND (updated_at > %s OR (updated_at = %s AND id > %s))"
+            args = (*args, after[0], after[0], after[1])
         return await self._rows(sql + " ORDER BY updated_at, id LIMIT %s", (*args, limit))
 
     async def audio(self, ids: Sequence[str]) -> dict[str, bytes]:
