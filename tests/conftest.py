@@ -15,6 +15,11 @@ from xiaozhi_server.store import migrate
 from xiaozhi_server.store.database import Store
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: everything else runs before Chromium and Playwright start."""
+    items.sort(key=lambda item: "/e2e/" in str(item.path))
+
+
 @pytest.fixture(scope="session")
 def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
     """One MariaDB server for the whole session (started on first use)."""

@@ -28,8 +28,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Module scope: Playwright's sync API runs an event loop in this thread while it is
+    # open, which would break every asyncio test that came after it.
     executable = require_binary("chromium")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
