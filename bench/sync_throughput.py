@@ -167,16 +167,17 @@ def _high_water_mark(pid: int) -> int:
 
 
 async def settled(base_url: str) -> None:
-    """Wait until the server's sync has finished two passes (its catch-up is over)."""
-    seen: set[str] = set()
+    """Wait until the server's sync runs short passes (its catch-up, including the
+    overlap window's one re-read of a bulk load, is over)."""
+    seen: list[datetime] = []
     async with httpx.AsyncClient() as client:
-        for _ in range(3000):
-            upstream = (
-                (await client.get(f"{base_url}/readyz")).json()["components"].get("upstream", {})
-            )
-            if upstream.get("last_success_at"):
-                seen.add(upstream["last_success_at"])
-            if len(seen) >= 3:
+        for _ in range(6000):
+            components = (await client.get(f"{base_url}/readyz")).json()["components"]
+            last = components.get("upstream", {}).get("last_success_at")
+            if last and (not seen or datetime.fromisoformat(last) != seen[-1]):
+                seen.append(datetime.fromisoformat(last))
+            gaps = [later - earlier for earlier, later in zip(seen[-4:], seen[-3:], strict=False)]
+            if len(gaps) >= 3 and max(gaps) < timedelta(seconds=1.5):
                 return
             await asyncio.sleep(0.1)
 

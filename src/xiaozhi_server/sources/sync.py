@@ -93,6 +93,10 @@ class Syncer:
         self._upstream = upstream or UpstreamDatabase(settings.esp32_server)
         self._publish = publish
         self._last_success = 0.0
+        # (id → updated_at) of rows already applied inside the overlap window: re-read by
+        # every pass while the window covers them, but applied once (memory only: after a
+        # restart the window is applied once more, which is harmless).
+        self._applied: dict[int, datetime] = {}
 
     async def close(self) -> None:
         """Close the upstream connection."""
@@ -201,6 +205,7 @@ class Syncer:
         messages: list[MessageRecord] = []
         skips: list[tuple[Any, str]] = []
         for row in rows:
+            self._applied[int(row["id"])] = row["updated_at"]
             try:
                 messages.append(upstream_rows.message_record(row, self._zone))
             except upstream_rows.SkippedRow as exc:
@@ -277,18 +282,17 @@ class Syncer:
         since = datetime.fromisoformat(cursor["updated_at"]) - timedelta(
             seconds=self._sync.update_overlap_seconds
         )
-        after: tuple[datetime, int] | None = None
-        while True:
-            rows = await self._upstream.messages_changed(
-                since, after, up_to_id, self._sync.batch_size
+        candidates = await self._upstream.changed_ids(since, up_to_id)
+        changed = [row_id for row_id, at in candidates if self._applied.get(row_id) != at]
+        for first in range(0, len(changed), self._sync.batch_size):
+            rows = await self._upstream.messages_by_id(
+                changed[first : first + self._sync.batch_size]
             )
-            if not rows:
-                break
-            after = (rows[-1]["updated_at"], int(rows[-1]["id"]))
             await self._commit(await self._records(rows, cursor, summary), cursor, summary)
             if progress:
                 progress(summary)
         cursor["updated_at"] = clock.isoformat()
+        self._applied = {i: at for i, at in self._applied.items() if at >= since}
 
     async def _titles(self, cursor: dict[str, Any], summary: PassSummary) -> None:
         seen = cursor.get("titles_at")

@@ -109,20 +109,17 @@ class UpstreamDatabase:
             f"SELECT {_MESSAGE_COLUMNS} FROM ai_agent_chat_history WHERE id IN ({marks})", ids
         )
 
-    async def messages_changed(
-        self, since: datetime, after: tuple[datetime, int] | None, up_to_id: int, limit: int
-    ) -> list[dict[str, Any]]:
-        """Rows with id <= ``up_to_id`` updated at or after ``since``, in (updated_at, id)
-        order, after ``after``."""
-        sql = (
-            f"SELECT {_MESSAGE_COLUMNS} FROM ai_agent_chat_history"
-            " WHERE updated_at >= %s AND id <= %s"
+    async def changed_ids(self, since: datetime, up_to_id: int) -> list[tuple[int, datetime]]:
+        """(id, updated_at) of rows with id <= ``up_to_id`` updated at or after ``since``.
+
+        Narrow on purpose: the table has no index on updated_at, so this is one scan per
+        pass; only the rows that really changed are then read whole, by id.
+        """
+        rows = await self._rows(
+            "SELECT id, updated_at FROM ai_agent_chat_history WHERE updated_at >= %s AND id <= %s",
+            (since, up_to_id),
         )
-        args: tuple[Any, ...] = (since, up_to_id)
-        if after is not None:
-            sql += " AND (updated_at > %s OR (updated_at = %s AND id > %s))"
-            args = (*args, after[0], after[0], after[1])
-        return await self._rows(sql + " ORDER BY updated_at, id LIMIT %s", (*args, limit))
+        return [(int(row["id"]), row["updated_at"]) for row in rows]
 
     async def audio(self, ids: Sequence[str]) -> dict[str, bytes]:
         """WAV bytes by audio id."""
