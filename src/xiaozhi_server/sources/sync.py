@@ -123,7 +123,7 @@ class Syncer:
         if reconcile if reconcile is not None else self._reconcile_due(cursor):
             await self._reconcile(cursor, summary)
         summary.seconds = time.monotonic() - started
-        await self._commit(Batch(), cursor, summary)
+        await self._commit(Batch(), cursor, summary, completed=True)
         UPSTREAM_CALLS.labels("upstream_db", "success").inc()
         self._last_success = time.time()
         SYNC_LAST_SUCCESS.labels(SERVICE).set(self._last_success)
@@ -170,9 +170,13 @@ class Syncer:
             if row["service_name"] == SERVICE:
                 self._publish(Event("sync_status", row))
 
-    async def _commit(self, batch: Batch, cursor: dict[str, Any], summary: PassSummary) -> None:
+    async def _commit(
+        self, batch: Batch, cursor: dict[str, Any], summary: PassSummary, completed: bool = False
+    ) -> None:
+        """Ingest ``batch`` with the cursor; a pass's last commit marks it successful."""
         batch.on_delete = self._sync.on_delete
-        batch.checkpoint = Checkpoint(SERVICE, dict(cursor))
+        status = "success" if completed else "in_progress"
+        batch.checkpoint = Checkpoint(SERVICE, dict(cursor), status)
         result = await self._ingestor.ingest(batch)
         summary.new += len(result.stored)
         summary.updated += result.updated
