@@ -148,3 +148,19 @@ def test_everything_is_reachable_by_keyboard(page: Page) -> None:
     page.locator("nav a").nth(1).focus()
     page.keyboard.press("Enter")
     expect(page.locator("form.search")).to_be_visible()
+
+
+def test_a_reader_scrolled_up_stays_put_and_sees_a_new_messages_marker(
+    page: Page, console: LiveApp
+) -> None:
+    for n in range(25):
+        report(console, mac=LIVING_ROOM, session_id="long", content=f"第{n}句 a long conversation")
+    page.goto(page.url.split("#")[0] + "#/session/long")
+    expect(page.locator(".bubble")).to_have_count(25)
+    page.evaluate("() => window.scrollTo(0, 0)")
+    report(console, mac=LIVING_ROOM, session_id="long", content="arrived while reading above")
+    expect(page.locator(".bubble", has_text="arrived while reading above")).to_have_count(1)
+    expect(page.locator(".new-marker")).to_be_visible()
+    assert page.evaluate("() => window.scrollY") == 0
+    page.click(".new-marker")
+    expect(page.locator(".new-marker")).to_be_hidden()
