@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import uvicorn
@@ -47,7 +47,22 @@ BackgroundTask = Callable[[Services], Coroutine[Any, Any, None]]
 
 def create_app(settings: Settings, background: Sequence[BackgroundTask] = ()) -> FastAPI:
     """The app for ``settings``; ``background`` tasks run while it serves."""
+    app = FastAPI(
+        title="xiaozhi-server",
+        version=__version__,
+        description="Chat-history hub for xiaozhi-esp32-server deployments.",
+        lifespan=_lifespan(settings, background),
+    )
+    install_error_handlers(app)
+    app.add_middleware(LatencyMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    _mount_routes(app, settings)
+    return app
 
+
+def _lifespan(
+    settings: Settings, background: Sequence[BackgroundTask]
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services.build(settings)
@@ -66,15 +81,11 @@ def create_app(settings: Settings, background: Sequence[BackgroundTask] = ()) ->
             await asyncio.gather(*tasks, return_exceptions=True)
             await services.close()
 
-    app = FastAPI(
-        title="xiaozhi-server",
-        version=__version__,
-        description="Chat-history hub for xiaozhi-esp32-server deployments.",
-        lifespan=lifespan,
-    )
-    install_error_handlers(app)
-    app.add_middleware(LatencyMiddleware)
-    app.add_middleware(RequestIdMiddleware)
+    return lifespan
+
+
+def _mount_routes(app: FastAPI, settings: Settings) -> None:
+    """Every route the settings turn on; the order matters where paths overlap."""
     app.include_router(health.router)
     app.include_router(metrics.router)
     for router in (sign_in, features, devices, sessions, search, stats, audio, sync_status):
@@ -87,12 +98,11 @@ def create_app(settings: Settings, background: Sequence[BackgroundTask] = ()) ->
     app.include_router(disabled_router(settings))
     # Before the tap's catch-all, so these reads are answered here.
     app.include_router(compat_router(settings.capture.prefix))
-    tap = settings.features.tap and settings.esp32_server.manager_api_url is not None
     if settings.features.notifications and settings.notification.enabled:
         app.include_router(feed.router)
+    tap = settings.features.tap and settings.esp32_server.manager_api_url is not None
     if settings.features.capture or tap:
         app.include_router(capture_router(settings.capture.prefix, settings.features.capture, tap))
-    return app
 
 
 def server_config(app: FastAPI, settings: Settings, log_level: str | None = None) -> uvicorn.Config:
