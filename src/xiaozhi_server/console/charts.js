@@ -15,7 +15,7 @@ export function barChart(title, bars, { width = 640, height = 220 } = {}) {
   const chart = svg("svg", { viewBox: `0 0 ${width} ${height + 40}`, role: "img", "aria-label": title, class: "chart" });
   chart.append(svg("title", {}, title));
   bars.forEach((bar, i) => {
-    const h = (bar.value / max) * height;
+    const h = (bar.value / max) * (height - 20);  // room above the tallest bar for its label
     const x = i * step + step * 0.15;
     chart.append(
       svg("rect", { x, y: height - h, width: step * 0.7, height: h, class: "bar" }, undefined),
