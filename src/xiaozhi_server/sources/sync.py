@@ -181,13 +181,13 @@ class Syncer:
         summary.new += len(result.stored)
         summary.updated += result.updated
         summary.deleted += result.deleted
-        if result.rejected:
-            ids = [
-                batch.messages[r.index].source_id for r in result.rejected if r.kind == "message"
-            ]
-            self._skip(
-                cursor, summary, [(i, r.reason) for i, r in zip(ids, result.rejected, strict=False)]
-            )
+        skips = [
+            (batch.messages[r.index].source_id, r.reason)
+            for r in result.rejected
+            if r.kind == "message"
+        ]
+        if skips:
+            self._skip(cursor, summary, skips)
 
     def _skip(
         self, cursor: dict[str, Any], summary: PassSummary, skips: list[tuple[Any, str]]
