@@ -81,6 +81,10 @@ class UpstreamDatabase:
             await self.close()  # a broken connection is reopened on the next call
             raise
 
+    async def ping(self) -> None:
+        """Connect (if needed) and run a trivial query: proves the login, reads no table."""
+        await self._rows("SELECT 1 AS ok")
+
     async def max_message_id(self) -> int:
         """The highest chat-history id (0 for an empty table)."""
         rows = await self._rows("SELECT COALESCE(MAX(id), 0) AS top FROM ai_agent_chat_history")
