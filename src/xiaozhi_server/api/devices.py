@@ -49,9 +49,9 @@ async def list_devices(
 
 async def resolve_device(services: Services, device_id: str) -> dict[str, Any]:
     """A device by MAC (any spelling) or upstream ``ai_device.id``; 404 if unknown."""
-    row = await device_queries.find_device(services.store, normalise_device(device_id))
-    if row is None:
-        row = await device_queries.find_device(services.store, device_id.strip())
+    row = await device_queries.find_device(
+        services.store, normalise_device(device_id), device_id.strip()
+    )
     if row is None:
         raise not_found(f"device {device_id!r}")
     return row
@@ -69,9 +69,8 @@ async def device_chat_history(
     zone = zone_param(tz)
     device = await resolve_device(services, device_id)
     size = page_size(limit, default=10)
-    after = decode_cursor(cursor, 2)
     rows = await session_queries.list_sessions(
-        services.store, size + 1, _after(after), device=device["mac"]
+        services.store, size + 1, session_after(cursor), device=device["mac"]
     )
     page, more = rows[:size], len(rows) > size
     sessions = []
@@ -86,24 +85,27 @@ async def device_chat_history(
         "device_id": device["mac"],
         "device": device_view(device),
         "real_time_sessions": sessions,
-        "next_cursor": _cursor(page[-1]) if more else None,
+        "next_cursor": session_cursor(page[-1]) if more else None,
         "statistics": await _statistics(services, device),
         "last_updated": device["updated_at"],
         "freshness": await _freshness(services, device),
     }
 
 
-def _after(parts: list[Any] | None) -> tuple[datetime, str] | None:
+def session_cursor(row: dict[str, Any]) -> str:
+    """The cursor that continues after ``row`` (sessions pages, here and in /sessions)."""
+    return encode_cursor(row["last_message_at"].isoformat(), row["session_id"])
+
+
+def session_after(cursor: str | None) -> tuple[datetime, str] | None:
+    """Decode a sessions cursor into (last_message_at, session_id); 400 if it is not one."""
+    parts = decode_cursor(cursor, 2)
     if parts is None:
         return None
     try:
         return datetime.fromisoformat(parts[0]), str(parts[1])
     except (TypeError, ValueError):
         raise bad_parameter("cursor", "not a cursor this API returned") from None
-
-
-def _cursor(row: dict[str, Any]) -> str:
-    return encode_cursor(row["last_message_at"].isoformat(), row["session_id"])
 
 
 async def _statistics(services: Services, device: dict[str, Any]) -> dict[str, Any]:
@@ -137,13 +139,3 @@ async def _freshness(services: Services, device: dict[str, Any]) -> dict[str, An
             }
         )
     return {"last_capture_at": device["updated_at"], "sync": sources}
-
-
-def session_cursor(row: dict[str, Any]) -> str:
-    """The cursor that continues after ``row`` (used by the sessions listing too)."""
-    return _cursor(row)
-
-
-def session_after(cursor: str | None) -> tuple[datetime, str] | None:
-    """Decode a sessions cursor."""
-    return _after(decode_cursor(cursor, 2))

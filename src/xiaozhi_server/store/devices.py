@@ -18,11 +18,9 @@ SORTS = {
 }
 
 
-async def find_device(store: Store, mac_or_upstream_id: str) -> dict[str, Any] | None:
+async def find_device(store: Store, mac: str, upstream_id: str) -> dict[str, Any] | None:
     """A device by its normalised MAC or by the upstream ``ai_device.id``."""
-    query = select(devices).where(
-        or_(devices.c.mac == mac_or_upstream_id, devices.c.upstream_id == mac_or_upstream_id)
-    )
+    query = select(devices).where(or_(devices.c.mac == mac, devices.c.upstream_id == upstream_id))
     async with store.read() as connection:
         row = (await connection.execute(query)).first()
     return dict(row._mapping) if row else None
