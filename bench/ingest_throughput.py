@@ -10,6 +10,7 @@ import asyncio
 import sqlite3
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -87,19 +88,21 @@ def raw_rows(records: list[MessageRecord]) -> list[tuple[object, ...]]:
     ]
 
 
-def measure_raw(path: Path, rows: list[tuple[object, ...]]) -> float:
+def measure_raw(path: Path, rows: Sequence[tuple[object, ...]], batch: int = BATCH) -> float:
+    """Seconds for sqlite3.executemany of ``rows`` into RAW_SCHEMA, one commit per ``batch``,
+    with the store's own pragmas (the baseline the write path is compared to)."""
     connection = sqlite3.connect(path)
     for pragma in SQLITE_PRAGMAS:
         connection.execute(pragma)
     connection.executescript(RAW_SCHEMA)
     started = time.perf_counter()
-    for start in range(0, len(rows), BATCH):
+    for start in range(0, len(rows), batch):
         with connection:
             connection.executemany(
                 "INSERT INTO messages (natural_key, source, source_id, device, agent_id,"
                 " session_id, chat_type, content, audio_id, created_at, ingested_at,"
                 " updated_at, deleted_upstream_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                rows[start : start + BATCH],
+                rows[start : start + batch],
             )
     elapsed = time.perf_counter() - started
     connection.close()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,7 @@ from tests.support.upstream import DDL, INSERT_MESSAGE
 from websockets.asyncio.client import connect
 
 from bench.common import percentile, report
-from bench.ingest_throughput import RAW_SCHEMA
+from bench.ingest_throughput import measure_raw
 from bench.read_api import upstream_connection
 from bench.server import TOKEN, running_server
 
@@ -86,8 +85,6 @@ async def raw_read(server: MariaDB) -> tuple[float, list[tuple[Any, ...]]]:
 
 def raw_write(path: Path, rows: list[tuple[Any, ...]]) -> float:
     """Ceiling (b): the same rows into an equivalent table with sqlite3.executemany."""
-    db = sqlite3.connect(path)
-    db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" + RAW_SCHEMA)
     values = [
         (
             f"{r[0]:064d}",
@@ -106,18 +103,7 @@ def raw_write(path: Path, rows: list[tuple[Any, ...]]) -> float:
         )
         for r in rows
     ]
-    started = time.perf_counter()
-    for first in range(0, len(values), PAGE):
-        with db:
-            db.executemany(
-                "INSERT INTO messages (natural_key, source, source_id, device, agent_id,"
-                " session_id, chat_type, content, audio_id, created_at, ingested_at,"
-                " updated_at, deleted_upstream_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                values[first : first + PAGE],
-            )
-    elapsed = time.perf_counter() - started
-    db.close()
-    return elapsed
+    return measure_raw(path, values, PAGE)
 
 
 def env_for(server: MariaDB, scratch: Path) -> dict[str, str]:
