@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.servers import MariaDB, running_mariadb, running_redis
-from tests.support.upstream import DDL, Upstream
+from tests.support.upstream import Upstream, upstream_database
 from xiaozhi_server.config import Settings
 from xiaozhi_server.store import migrate
 from xiaozhi_server.store.database import Store
@@ -59,11 +59,8 @@ async def store(store_url: str) -> AsyncIterator[Store]:
 @pytest.fixture
 def upstream(mariadb: MariaDB) -> Iterator[Upstream]:
     """A fresh upstream xiaozhi-esp32-server database (tables only) on the test MariaDB."""
-    name = f"up_{uuid.uuid4().hex[:10]}"
-    mariadb.sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
-    mariadb.sql(f"USE {name}; " + "; ".join(DDL))
-    yield Upstream(mariadb, name)
-    mariadb.sql(f"DROP DATABASE {name}")
+    with upstream_database(mariadb) as made:
+        yield made
 
 
 @pytest.fixture

@@ -116,6 +116,10 @@ class SyncServiceSettings(_Section):
     fallback_to_poll: bool = True
     update_overlap_seconds: float = Field(30.0, ge=0)
     reconcile_interval: float = Field(300.0, gt=0)
+    # binlog mode: the replica id this reader registers with (unique among the upstream's
+    # replicas) and how often an idle upstream must prove the stream is alive
+    binlog_server_id: int = Field(7_400_001, ge=1, le=2**32 - 1)
+    binlog_heartbeat_seconds: float = Field(5.0, ge=0.5, le=3600)
 
 
 class NotificationSettings(_Section):

@@ -95,8 +95,9 @@ class MariaDB:
 
 
 @contextmanager
-def running_mariadb(base: Path) -> Iterator[MariaDB]:
-    """Start mariadbd on a free port with a fresh data dir; stop it on exit."""
+def running_mariadb(base: Path, *options: str) -> Iterator[MariaDB]:
+    """Start mariadbd on a free port with a fresh data dir (and any extra ``options``, such
+    as ``--log-bin``); stop it on exit."""
     install = require_binary("mariadb-install-db")
     daemon = require_binary("mariadbd")
     client = require_binary("mariadb")
@@ -128,6 +129,7 @@ def running_mariadb(base: Path) -> Iterator[MariaDB]:
         f"--pid-file={base / 'mariadb.pid'}",
         f"--log-error={base / 'error.log'}",
         *as_root,
+        *options,
     ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -7,7 +7,8 @@ import json
 import os
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -142,6 +143,16 @@ class Upstream:
             "SELECT id, mac_address, session_id, chat_type, content, audio_id, created_at"
             " FROM ai_agent_chat_history ORDER BY id"
         )
+
+
+@contextmanager
+def upstream_database(server: MariaDB) -> Iterator[Upstream]:
+    """A fresh upstream database (tables only) on ``server``, dropped afterwards."""
+    name = f"up_{uuid.uuid4().hex[:10]}"
+    server.sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+    server.sql(f"USE {name}; " + "; ".join(DDL))
+    yield Upstream(server, name)
+    server.sql(f"DROP DATABASE {name}")
 
 
 async def generate(upstream: Upstream, devices: int, sessions: int, seed: int = 1) -> int:

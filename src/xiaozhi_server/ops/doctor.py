@@ -15,6 +15,7 @@ import httpx
 import redis.asyncio as redis
 
 from xiaozhi_server.config import Settings
+from xiaozhi_server.sources.binlog_checks import BinlogUnavailable, check_binlog
 from xiaozhi_server.sources.upstream_db import TABLES, UpstreamDatabase
 from xiaozhi_server.sources.upstream_errors import describe
 from xiaozhi_server.store import migrate
@@ -210,27 +211,11 @@ async def _readable(upstream: UpstreamDatabase, settings: Settings) -> str:
 
 async def _binlog(upstream: UpstreamDatabase) -> str:
     try:
-        variables = await upstream.binlog_settings()
-        grants = (await upstream.grants()).upper()
+        return await check_binlog(upstream)
+    except BinlogUnavailable as exc:
+        raise Failed(exc.problem, exc.fix) from None
     finally:
         await upstream.close()
-    if variables.get("log_bin", "OFF").upper() != "ON":
-        raise Failed(
-            "the upstream's binary log is off",
-            "start MySQL with log_bin on (MySQL 8 has it on by default), or use mode: poll",
-        )
-    if variables.get("binlog_format", "").upper() != "ROW":
-        raise Failed(
-            f"binlog_format is {variables.get('binlog_format')}, not ROW",
-            "SET GLOBAL binlog_format = 'ROW' (and in the server's config)",
-        )
-    wanted = ("REPLICATION SLAVE", "REPLICATION CLIENT")
-    if "ALL PRIVILEGES ON *.*" not in grants and not all(w in grants for w in wanted):
-        raise Failed(
-            "the user lacks REPLICATION SLAVE and REPLICATION CLIENT",
-            "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO the user",
-        )
-    return "ROW, replication allowed"
 
 
 async def _manager_api(settings: Settings) -> str:

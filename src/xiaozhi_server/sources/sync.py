@@ -74,6 +74,36 @@ class PassSummary:
 Progress = Callable[[PassSummary], None]
 
 
+def backoff(base: float, failures: int) -> float:
+    """Seconds to wait after ``failures`` failures in a row: doubling from ``base``, capped,
+    with jitter so that instances do not retry in step."""
+    ceiling = min(BACKOFF_CAP_SECONDS, base * 2**failures)
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def remember_skips(cursor: dict[str, Any], skips: list[tuple[Any, str]]) -> int:
+    """Log skipped upstream rows and keep the latest few in the cursor; return how many
+    were new (an overlapping read sees a row more than once: each is reported once)."""
+    kept = cursor.setdefault("skipped", [])
+    known = {entry["id"] for entry in kept}
+    fresh = [(row_id, reason) for row_id, reason in skips if row_id not in known]
+    for row_id, reason in fresh:
+        log.warning("upstream row %s skipped: %s", row_id, reason)
+        kept.append({"id": row_id, "reason": reason})
+    del kept[:-KEPT_SKIPS]
+    return len(fresh)
+
+
+async def audio_for(
+    messages: list[MessageRecord], store: Store, upstream: UpstreamDatabase
+) -> list[AudioRecord]:
+    """The upstream audio these messages name that the store does not hold yet."""
+    wanted = sorted({m.audio_id for m in messages if m.audio_id})
+    missing = sorted(set(wanted) - await copies.stored_audio_ids(store, wanted))
+    found = await upstream.audio(missing)
+    return [AudioRecord(audio_id, data) for audio_id, data in found.items()]
+
+
 class Syncer:
     """Runs passes over the upstream database and feeds the one write path."""
 
@@ -97,6 +127,8 @@ class Syncer:
         # every pass while the window covers them, but applied once (memory only: after a
         # restart the window is applied once more, which is harmless).
         self._applied: dict[int, datetime] = {}
+        # shown in sync_status while set (binlog mode that fell back to polling says so)
+        self.notice: str | None = None
 
     async def close(self) -> None:
         """Close the upstream connection."""
@@ -130,7 +162,7 @@ class Syncer:
         SYNC_LAG.labels(SERVICE).set(0)
         for kind in ("new", "updated", "deleted"):
             SYNC_ROWS.labels(SERVICE, kind).inc(getattr(summary, kind))
-        await self._announce()
+        await self.announce()
         return summary
 
     async def run_forever(self) -> None:
@@ -145,10 +177,12 @@ class Syncer:
                 raise
             except Exception as exc:
                 failures += 1
-                delay = await self._failed(exc, failures)
+                await self.record_failure(exc, failures)
+                delay = backoff(self._sync.interval, failures)
             await asyncio.sleep(delay)
 
-    async def _failed(self, exc: Exception, failures: int) -> float:
+    async def record_failure(self, exc: Exception, failures: int) -> None:
+        """Log, count and store a failure (the store keeps the position and counters)."""
         message = describe(exc, self._settings.esp32_server)
         log.warning("sync failed (%d in a row): %s", failures, message)
         UPSTREAM_CALLS.labels("upstream_db", "failure").inc()
@@ -157,13 +191,12 @@ class Syncer:
             SYNC_LAG.labels(SERVICE).set(time.time() - self._last_success)
         try:
             await record_failure(self._store, SERVICE, message)
-            await self._announce()
+            await self.announce()
         except Exception:
             log.exception("could not record the sync failure")
-        ceiling = min(BACKOFF_CAP_SECONDS, self._sync.interval * 2**failures)
-        return random.uniform(ceiling / 2, ceiling)
 
-    async def _announce(self) -> None:
+    async def announce(self) -> None:
+        """Publish this source's sync_status row to the feed."""
         if self._publish is None:
             return
         for row in await all_sync_status(self._store):
@@ -176,7 +209,8 @@ class Syncer:
         """Ingest ``batch`` with the cursor; a pass's last commit marks it successful."""
         batch.on_delete = self._sync.on_delete
         status = "success" if completed else "in_progress"
-        batch.checkpoint = Checkpoint(SERVICE, dict(cursor), status)
+        cursor["mode"] = "poll"
+        batch.checkpoint = Checkpoint(SERVICE, dict(cursor), status, self.notice)
         result = await self._ingestor.ingest(batch)
         summary.new += len(result.stored)
         summary.updated += result.updated
@@ -187,21 +221,7 @@ class Syncer:
             if r.kind == "message"
         ]
         if skips:
-            self._skip(cursor, summary, skips)
-
-    def _skip(
-        self, cursor: dict[str, Any], summary: PassSummary, skips: list[tuple[Any, str]]
-    ) -> None:
-        """Remember skipped rows (the latest few, in the cursor) and log each."""
-        kept = cursor.setdefault("skipped", [])
-        known = {entry["id"] for entry in kept}
-        # The overlap window reads a row more than once: report each skip once.
-        fresh = [(row_id, reason) for row_id, reason in skips if row_id not in known]
-        for row_id, reason in fresh:
-            log.warning("upstream row %s skipped: %s", row_id, reason)
-            kept.append({"id": row_id, "reason": reason})
-        summary.skipped += len(fresh)
-        del kept[:-KEPT_SKIPS]
+            summary.skipped += remember_skips(cursor, skips)
 
     async def _records(
         self, rows: list[dict[str, Any]], cursor: dict[str, Any], summary: PassSummary
@@ -214,14 +234,11 @@ class Syncer:
                 messages.append(upstream_rows.message_record(row, self._zone))
             except upstream_rows.SkippedRow as exc:
                 skips.append((row["id"], str(exc)))
-        self._skip(cursor, summary, skips)
+        summary.skipped += remember_skips(cursor, skips)
         return Batch(messages=messages, audio=await self._audio_for(messages))
 
     async def _audio_for(self, messages: list[MessageRecord]) -> list[AudioRecord]:
-        wanted = sorted({m.audio_id for m in messages if m.audio_id})
-        missing = sorted(set(wanted) - await copies.stored_audio_ids(self._store, wanted))
-        found = await self._upstream.audio(missing)
-        return [AudioRecord(audio_id, data) for audio_id, data in found.items()]
+        return await audio_for(messages, self._store, self._upstream)
 
     async def _metadata(self, cursor: dict[str, Any], summary: PassSummary) -> None:
         agents = await self._upstream.agents()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from xiaozhi_server.config import Settings
 from xiaozhi_server.ingest.pipeline import Ingestor
-from xiaozhi_server.realtime.bus import EventBus
+from xiaozhi_server.realtime.bus import Event, EventBus
 from xiaozhi_server.services import Services
+from xiaozhi_server.sources.binlog_sync import BinlogFollower
 from xiaozhi_server.sources.sync import SERVICE, PassSummary, Progress, Syncer
 from xiaozhi_server.sources.upstream_errors import describe
 from xiaozhi_server.store import migrate
@@ -31,17 +33,17 @@ async def run_sync(
     try:
         if settings.storage.auto_migrate:
             await migrate.upgrade(store.engine)
-        syncer = Syncer(settings, Ingestor(store, EventBus()), store)
+        ingestor = Ingestor(store, EventBus())
+        if not once:
+            await _follow(puller(settings, ingestor, store))
+            return None
+        syncer = Syncer(settings, ingestor, store)
         try:
-            if not once:
-                await syncer.run_forever()
-                return None
-            try:
-                return await syncer.run_pass(reconcile=True, progress=progress)
-            except Exception as exc:
-                message = describe(exc, settings.esp32_server)
-                await record_failure(store, SERVICE, message)
-                raise SyncFailed(message) from None
+            return await syncer.run_pass(reconcile=True, progress=progress)
+        except Exception as exc:
+            message = describe(exc, settings.esp32_server)
+            await record_failure(store, SERVICE, message)
+            raise SyncFailed(message) from None
         finally:
             await syncer.close()
     finally:
@@ -57,14 +59,32 @@ async def sync_in_background(services: Services) -> None:
             break
         await asyncio.sleep(max(settings.sync_service.interval, 5.0))
     log.info("this instance leads the upstream sync")
-    syncer = Syncer(
+    source = puller(
         settings,
         services.ingestor,
         services.store,
         publish=(services.bridge or services.bus).publish,
     )
     try:
-        await syncer.run_forever()
+        await _follow(source)
     finally:
-        await syncer.close()
         await leadership.release()
+
+
+def puller(
+    settings: Settings,
+    ingestor: Ingestor,
+    store: Store,
+    publish: Callable[[Event], None] | None = None,
+) -> Syncer | BinlogFollower:
+    """The pull source ``sync_service.mode`` asks for."""
+    if settings.sync_service.mode == "binlog":
+        return BinlogFollower(settings, ingestor, store, publish=publish)
+    return Syncer(settings, ingestor, store, publish=publish)
+
+
+async def _follow(source: Syncer | BinlogFollower) -> None:
+    try:
+        await source.run_forever()
+    finally:
+        await source.close()

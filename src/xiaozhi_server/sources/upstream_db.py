@@ -184,10 +184,36 @@ class UpstreamDatabase:
         return {int(row["id"]) for row in rows}
 
     async def binlog_settings(self) -> dict[str, str]:
-        """The server's binary-log variables (log_bin, binlog_format, ...)."""
-        rows = await self._rows("SHOW VARIABLES LIKE 'binlog_format'")
-        rows += await self._rows("SHOW VARIABLES LIKE 'log_bin'")
+        """The server's binary-log variables (log_bin, binlog_format, binlog_row_image, ...)."""
+        rows = await self._rows(
+            "SHOW VARIABLES WHERE Variable_name IN"
+            " ('log_bin', 'binlog_format', 'binlog_row_image', 'binlog_row_metadata')"
+        )
         return {row["Variable_name"]: str(row["Value"]) for row in rows}
+
+    async def binlog_position(self) -> tuple[str, int] | None:
+        """(file, offset) the server's binary log is writing at now; None when it is off."""
+        try:
+            rows = await self._rows("SHOW MASTER STATUS")
+        except Exception:
+            # MySQL 8.4 renamed the statement
+            rows = await self._rows("SHOW BINARY LOG STATUS")
+        if not rows:
+            return None
+        return str(rows[0]["File"]), int(rows[0]["Position"])
+
+    async def binlog_files(self) -> set[str]:
+        """The binary-log files the server still holds (older ones were purged)."""
+        return {str(row["Log_name"]) for row in await self._rows("SHOW BINARY LOGS")}
+
+    async def column_order(self, table: str) -> list[str]:
+        """``table``'s column names in their ordinal positions (as rows carry them)."""
+        rows = await self._rows(
+            "SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS"
+            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+            (table,),
+        )
+        return [str(row["c"]) for row in rows]
 
     async def grants(self) -> str:
         """Everything SHOW GRANTS says about the current user, as one text."""

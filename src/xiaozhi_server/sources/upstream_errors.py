@@ -15,8 +15,14 @@ _BY_CODE = {
 }
 
 
+class UpstreamProblem(Exception):
+    """An upstream failure whose message already says what happened and what to do."""
+
+
 def describe(exc: BaseException, settings: Esp32ServerSettings) -> str:
     """One line: what failed and what to do about it (never the password)."""
+    if isinstance(exc, UpstreamProblem):
+        return str(exc)
     db = settings.db
     where = f"{db.host}:{db.port}"
     if isinstance(exc, socket.gaierror) or "Name or service not known" in str(exc):

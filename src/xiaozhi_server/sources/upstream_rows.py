@@ -22,7 +22,9 @@ def to_utc(moment: datetime | None, zone: zoneinfo.ZoneInfo) -> datetime | None:
     return moment.replace(tzinfo=zone).astimezone(UTC)
 
 
-def message_record(row: dict[str, Any], zone: zoneinfo.ZoneInfo) -> MessageRecord:
+def message_record(
+    row: dict[str, Any], zone: zoneinfo.ZoneInfo, source: str = SOURCE
+) -> MessageRecord:
     """One ai_agent_chat_history row as the upstream holds it now."""
     raw = row["content"]
     try:
@@ -38,7 +40,7 @@ def message_record(row: dict[str, Any], zone: zoneinfo.ZoneInfo) -> MessageRecor
         chat_type=row["chat_type"],
         content=content,
         created_at=created,
-        source=SOURCE,
+        source=source,
         agent_id=row["agent_id"],
         audio_id=row["audio_id"],
         source_id=int(row["id"]),

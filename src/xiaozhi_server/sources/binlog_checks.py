@@ -1,0 +1,54 @@
+"""Can this upstream be followed by its binlog? One answer for ``doctor`` and the sync."""
+
+from __future__ import annotations
+
+from xiaozhi_server.sources.upstream_db import UpstreamDatabase
+from xiaozhi_server.sources.upstream_errors import UpstreamProblem
+
+# MariaDB 10.5+ shows REPLICATION CLIENT as BINLOG MONITOR; SUPER covers both on older servers
+_MAY_REPLICATE = ("REPLICATION SLAVE", "REPLICATION REPLICA")
+_MAY_WATCH = ("REPLICATION CLIENT", "BINLOG MONITOR", "SUPER")
+
+
+class BinlogUnavailable(UpstreamProblem):
+    """The binlog cannot be followed; ``problem`` says why and ``fix`` what to change."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return f"{self.problem} ({self.fix})"
+
+
+async def check_binlog(upstream: UpstreamDatabase) -> str:
+    """Raise ``BinlogUnavailable`` unless the binlog is on, in ROW format with full row
+    images, and the user may replicate; otherwise say what was found."""
+    variables = await upstream.binlog_settings()
+    grants = (await upstream.grants()).upper()
+    if variables.get("log_bin", "OFF").upper() != "ON":
+        raise BinlogUnavailable(
+            "the upstream's binary log is off",
+            "start MySQL with log_bin on (MySQL 8 has it on by default), or use mode: poll",
+        )
+    if variables.get("binlog_format", "").upper() != "ROW":
+        raise BinlogUnavailable(
+            f"binlog_format is {variables.get('binlog_format')}, not ROW",
+            "SET GLOBAL binlog_format = 'ROW' (and in the server's config)",
+        )
+    if variables.get("binlog_row_image", "FULL").upper() != "FULL":
+        raise BinlogUnavailable(
+            f"binlog_row_image is {variables['binlog_row_image']}, not FULL",
+            "SET GLOBAL binlog_row_image = 'FULL' (an update must carry the whole row)",
+        )
+    everything = "ALL PRIVILEGES ON *.*" in grants
+    if not everything and not (
+        any(p in grants for p in _MAY_REPLICATE) and any(p in grants for p in _MAY_WATCH)
+    ):
+        raise BinlogUnavailable(
+            "the user lacks REPLICATION SLAVE and REPLICATION CLIENT",
+            "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO the user",
+        )
+    metadata = variables.get("binlog_row_metadata", "MINIMAL").upper()
+    return f"ROW, replication allowed, row metadata {metadata}"
