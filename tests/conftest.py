@@ -1,4 +1,5 @@
-"""Fixtures shared by every test: real stores (SQLite and MariaDB) and settings."""
+"""Fixtures shared by every test: real stores (SQLite and MariaDB), upstream databases
+(on a plain MariaDB, and on one writing a row binlog as MySQL 8 does) and settings."""
 
 from __future__ import annotations
 
@@ -32,6 +33,29 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One redis-server for the whole session (started on first use)."""
     with running_redis(tmp_path_factory.mktemp("redis")) as url:
         yield url
+
+
+@pytest.fixture(scope="session", params=["FULL", "MINIMAL"])
+def binlog_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MariaDB]:
+    """A MariaDB writing a row binlog (``--log-bin --binlog-format=ROW``, as MySQL 8 does):
+    once with full row metadata, once with the MySQL 8 default (MINIMAL: no column names)."""
+    options = (
+        "--log-bin=binlog",
+        "--binlog-format=ROW",
+        "--server-id=1",
+        f"--binlog-row-metadata={request.param}",
+    )
+    with running_mariadb(tmp_path_factory.mktemp("binlog-mariadb"), *options) as server:
+        yield server
+
+
+@pytest.fixture
+def binlog_upstream(binlog_server: MariaDB) -> Iterator[Upstream]:
+    """A fresh upstream database on the binlog-writing server."""
+    with upstream_database(binlog_server) as made:
+        yield made
 
 
 @pytest.fixture(params=["sqlite", "mariadb"])

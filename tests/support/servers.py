@@ -95,6 +95,20 @@ class MariaDB:
 
 
 @contextmanager
+def user_who_may_only_read(server: MariaDB, database: str) -> Iterator[tuple[str, str]]:
+    """A user with SELECT on ``database`` and nothing else: (name, password); dropped after."""
+    name, password = "reader", secrets.token_urlsafe(12)
+    server.sql(
+        f"CREATE USER '{name}'@'127.0.0.1' IDENTIFIED BY '{password}';"
+        f"GRANT SELECT ON {database}.* TO '{name}'@'127.0.0.1'"
+    )
+    try:
+        yield name, password
+    finally:
+        server.sql(f"DROP USER '{name}'@'127.0.0.1'")
+
+
+@contextmanager
 def running_mariadb(base: Path, *options: str) -> Iterator[MariaDB]:
     """Start mariadbd on a free port with a fresh data dir (and any extra ``options``, such
     as ``--log-bin``); stop it on exit."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import re
 import threading
 import time
@@ -36,6 +37,9 @@ from xiaozhi_server.sources.upstream_errors import UpstreamProblem
 FOLLOWED = ("ai_agent_chat_history", "ai_agent_chat_title", "ai_device", "ai_agent")
 POSITION_ONLY_EVERY = 1.0  # seconds between chunks that only move the position
 _BOUNDARY_QUERIES = ("BEGIN", "COMMIT", "ROLLBACK", "XA ")
+# The library warns on every connection that row metadata is not FULL, and again on each
+# reconnect this module refuses; both are handled here, so only its errors are worth a line.
+logging.getLogger("pymysqlreplication").setLevel(logging.ERROR)
 _NAMES = {table: re.compile(rf"\b{table}\b", re.IGNORECASE) for table in FOLLOWED}
 
 

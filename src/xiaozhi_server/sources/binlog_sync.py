@@ -92,6 +92,7 @@ class BinlogFollower:
 
     async def _failed(self, exc: Exception) -> None:
         self._failures += 1
+        await self._upstream.close()  # a path that stalled one connection may hold others
         await self.poller.record_failure(exc, self._failures)
         await asyncio.sleep(backoff(RECONNECT_BASE_SECONDS, self._failures))
 

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.support.servers import user_who_may_only_read
+from tests.support.tcp_proxy import stalling_proxy
 from tests.support.upstream import INSERT_MESSAGE, Upstream, generate, mac
 from xiaozhi_server.config import Settings
 from xiaozhi_server.ingest.pipeline import Ingestor
@@ -291,28 +293,61 @@ async def test_a_dropped_connection_resumes_with_nothing_lost_or_doubled(
     assert len(await hub.messages()) == 6
 
 
+async def test_a_stream_gone_silent_misses_its_heartbeats_and_is_reconnected(
+    hub: Hub, binlog_upstream: Upstream
+) -> None:
+    async with stalling_proxy(binlog_upstream.server.port) as proxy:
+        db = binlog_upstream.db_settings() | {"port": proxy.port}
+        hub.settings = hub.settings.model_copy(
+            update={"esp32_server": hub.settings.esp32_server.model_validate({"db": db})}
+        )
+        async with hub.following():
+            await add_turns(binlog_upstream, 2, session="before")
+            await hub.until_copied(binlog_upstream)
+            proxy.stall()
+            await add_turns(binlog_upstream, 2, session="after-the-stall")
+            await hub.until_copied(binlog_upstream)
+
+
+async def test_an_idle_stream_stays_connected_on_its_heartbeats(
+    hub: Hub, binlog_upstream: Upstream
+) -> None:
+    async with hub.following():
+        first = await _binlog_dumps(hub, binlog_upstream)
+        await asyncio.sleep(2.5)  # five heartbeats; three missed would drop the connection
+        assert await _binlog_dumps(hub, binlog_upstream) == first
+        assert (await hub.status())["sync_status"] == "success"
+
+
+async def test_a_server_without_a_binlog_is_told_and_polling_takes_over(
+    store_url: str, upstream: Upstream
+) -> None:
+    store = Store(store_url)
+    await migrate.upgrade(store.engine)
+    hub = Hub(store, binlog_settings(store_url, upstream))
+    await add_turns(upstream, 2)
+    async with hub.following(streaming=False):
+        await hub.until_copied(upstream)
+        status = await hub.status()
+    await store.close()
+    assert status["error_message"].startswith("binlog unavailable: the upstream's binary log")
+
+
 async def test_a_user_without_replication_grants_is_told_and_polling_takes_over(
     hub: Hub, binlog_upstream: Upstream
 ) -> None:
-    server, database = binlog_upstream.server, binlog_upstream.database
-    server.sql(
-        f"CREATE USER 'reader'@'127.0.0.1' IDENTIFIED BY 'reader-pw';"
-        f"GRANT SELECT ON {database}.* TO 'reader'@'127.0.0.1'"
-    )
-    try:
-        await add_turns(binlog_upstream, 3)
-        db = binlog_upstream.db_settings() | {"user": "reader", "password": "reader-pw"}
+    await add_turns(binlog_upstream, 3)
+    with user_who_may_only_read(binlog_upstream.server, binlog_upstream.database) as login:
+        db = binlog_upstream.db_settings() | {"user": login[0], "password": login[1]}
         hub.settings = hub.settings.model_copy(
             update={"esp32_server": hub.settings.esp32_server.model_validate({"db": db})}
         )
         async with hub.following(streaming=False):
             await hub.until_copied(binlog_upstream)
             status = await hub.status()
-        assert "lacks REPLICATION SLAVE" in status["error_message"]
-        assert "polling every 0.5s instead" in status["error_message"]
-        assert {m["source"] for m in await hub.messages()} == {"poll"}
-    finally:
-        server.sql("DROP USER 'reader'@'127.0.0.1'")
+    assert "lacks REPLICATION SLAVE" in status["error_message"]
+    assert "polling every 0.5s instead" in status["error_message"]
+    assert {m["source"] for m in await hub.messages()} == {"poll"}
 
 
 async def test_without_fallback_an_unusable_binlog_is_a_failure_in_sync_status(
@@ -354,8 +389,8 @@ async def _rows(hub: Hub, table: Any) -> list[dict[str, Any]]:
         return [dict(r._mapping) for r in await connection.execute(select(table))]
 
 
-async def _kill_binlog_dumps(hub: Hub, upstream: Upstream) -> None:
-    """Drop the server side of every binlog connection, once the follower has one."""
+async def _binlog_dumps(hub: Hub, upstream: Upstream) -> list[str]:
+    """The server's threads sending the binlog, once the follower has one."""
 
     def dumps() -> list[str]:
         return upstream.server.sql(
@@ -366,5 +401,10 @@ async def _kill_binlog_dumps(hub: Hub, upstream: Upstream) -> None:
         return bool(dumps())
 
     await hub.until(connected, "the follower opens its binlog connection")
-    for thread in dumps():
+    return dumps()
+
+
+async def _kill_binlog_dumps(hub: Hub, upstream: Upstream) -> None:
+    """Drop the server side of every binlog connection."""
+    for thread in await _binlog_dumps(hub, upstream):
         upstream.server.sql(f"KILL {thread}")
