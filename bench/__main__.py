@@ -1,6 +1,7 @@
 """``python -m bench`` (``make bench``): run every benchmark, one JSON object per line."""
 
 from bench import (
+    binlog_freshness,
     delivery_latency,
     ingest_throughput,
     read_api,
@@ -13,3 +14,4 @@ report_throughput.main()
 delivery_latency.main()
 read_api.main()
 sync_throughput.main()
+binlog_freshness.main()

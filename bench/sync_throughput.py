@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -168,9 +169,17 @@ async def settled(base_url: str) -> None:
             await asyncio.sleep(0.1)
 
 
-async def freshness(server: MariaDB, base_url: str, count: int = 50) -> list[float]:
-    """Upstream insert → chat_update received, in ms, at one insert every 0.2 s."""
-    await settled(base_url)
+async def freshness(
+    server: MariaDB,
+    base_url: str,
+    count: int = 50,
+    every: float = 0.2,
+    ready: Callable[[str], Awaitable[None]] = settled,
+    session: str = "fresh",
+) -> list[float]:
+    """Upstream insert → chat_update received, in ms, one insert every ``every`` seconds
+    (once ``ready`` says the server's sync is caught up)."""
+    await ready(base_url)
     latencies: list[float] = []
     sent: dict[str, float] = {}
     ws = await connect(base_url.replace("http://", "ws://") + f"/ws/admin?token={TOKEN}")
@@ -184,23 +193,25 @@ async def freshness(server: MariaDB, base_url: str, count: int = 50) -> list[flo
 
     listener = asyncio.create_task(receive())
     conn = await upstream_connection(server)
+    started = time.perf_counter()
     async with conn.cursor() as cursor:
         for n in range(count):
-            content = f"fresh-{n}"
+            # paced by the clock, so the rate holds whatever one insert costs
+            await asyncio.sleep(max(0.0, started + n * every - time.perf_counter()))
+            content = f"{session}-{n}"
             sent[content] = time.perf_counter()
             await cursor.execute(
                 INSERT_MESSAGE,
                 (
                     "A0:85:E3:FF:00:01",
                     "agent0",
-                    "fresh",
+                    session,
                     1,
                     content,
                     None,
                     datetime(2026, 11, 24, 20, 0) + timedelta(seconds=n),
                 ),
             )
-            await asyncio.sleep(0.2)
     await asyncio.sleep(3)
     listener.cancel()
     await ws.close()
