@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -95,7 +97,7 @@ class BinlogReader:
         self._chunk_rows = chunk_rows
         self._loop = asyncio.get_running_loop()
         self._stop = threading.Event()
-        self._stream_opened = False
+        self._stream_socket: socket.socket | None = None
         self._pending = Chunk()
         self._last_handover = 0.0
         self._thread = threading.Thread(target=self._run, name="binlog-reader", daemon=True)
@@ -105,8 +107,11 @@ class BinlogReader:
         self._thread.start()
 
     async def stop(self) -> None:
-        """Ask the thread to stop and wait for it: it notices within one heartbeat."""
+        """Stop the thread and wait for it: shutting the socket down ends a blocked read."""
         self._stop.set()
+        if self._stream_socket is not None:
+            with contextlib.suppress(OSError):
+                self._stream_socket.shutdown(socket.SHUT_RDWR)
         await asyncio.to_thread(self._thread.join, self._timeout() + 1)
 
     def _timeout(self) -> float:
@@ -160,14 +165,19 @@ class BinlogReader:
             stream.close()
 
     def _connect(self, **settings: Any) -> Any:
-        """The library's connection factory: one stream connection per reader, ever."""
+        """The library's connection factory: one stream connection per reader, ever, on a
+        socket kept here so that ``stop`` can end a blocked read."""
         if "db" in settings:  # the library's control connection, named the old way
             settings["database"] = settings.pop("db")
-        else:
-            if self._stream_opened:
-                raise StreamLost("the binlog connection dropped or missed its heartbeats; resuming")
-            self._stream_opened = True
-        return pymysql.connect(**settings)
+            return pymysql.connect(**settings)
+        if self._stream_socket is not None:
+            raise StreamLost("the binlog connection dropped or missed its heartbeats; resuming")
+        address = (settings["host"], settings["port"])
+        self._stream_socket = socket.create_connection(address, settings["connect_timeout"])
+        self._stream_socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        connection = pymysql.connect(**settings, defer_connect=True)
+        connection.connect(self._stream_socket)
+        return connection
 
     def _on_event(self, event: Any, stream: Any) -> None:
         if isinstance(event, WriteRowsEvent | UpdateRowsEvent | DeleteRowsEvent):

@@ -272,6 +272,11 @@ async def test_a_purged_binlog_is_resynced_by_polling_and_sync_status_says_so(
     await binlog_upstream.execute("DELETE FROM ai_agent_chat_history WHERE id = %s", (first,))
     newest = await _purge_all_but_a_new_binlog(hub, binlog_upstream)
     async with hub.following():
+
+        async def resynced() -> bool:
+            return "resynced" in await read_cursor(hub.store, SERVICE)
+
+        await hub.until(resynced, "the gap is re-synced")
         await hub.until_copied(binlog_upstream)
         status = await hub.status()
     assert "re-synced by polling" in status["error_message"]
