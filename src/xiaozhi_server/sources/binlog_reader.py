@@ -2,8 +2,9 @@
 
 The reader hands over *chunks*: the row changes of one or more transactions, each ending
 with the position a resume may start from (the end of its last transaction). A transaction
-larger than one chunk is handed over in parts without a position, so its rows are written
-early but a resume replays it whole: replaying is harmless, the write path is idempotent.
+larger than one chunk is handed over in parts that carry no newer position, so its rows are
+written early but a resume replays it whole: replaying is harmless, the write path is
+idempotent.
 
 Two traps of the library are closed here rather than worked around downstream:
 - after a dropped connection it silently reconnects from a position of its own (its issue
@@ -21,6 +22,7 @@ import contextlib
 import logging
 import re
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -38,7 +40,12 @@ from xiaozhi_server.sources.upstream_errors import UpstreamProblem
 # bytes as UTF-8 and fail; audio is read by id when a message names it, as polling does.
 FOLLOWED = ("ai_agent_chat_history", "ai_agent_chat_title", "ai_device", "ai_agent")
 POSITION_ONLY_EVERY = 1.0  # seconds between chunks that only move the position
-_BOUNDARY_QUERIES = ("BEGIN", "COMMIT", "ROLLBACK", "XA ")
+# statements inside a transaction (its position is no place to resume from) and its ends
+_INSIDE = ("BEGIN", "XA START", "XA END", "XA PREPARE", "SAVEPOINT", "RELEASE", "ROLLBACK TO")
+_ENDS = ("COMMIT", "ROLLBACK", "XA COMMIT", "XA ROLLBACK")
+_DML = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+# what the library raises when an event's bytes do not decode
+_UNDECODABLE = (UnicodeDecodeError, ValueError, IndexError, KeyError, struct.error)
 # The library warns on every connection that row metadata is not FULL, and again on each
 # reconnect this module refuses; both are handled here, so only its errors are worth a line.
 logging.getLogger("pymysqlreplication").setLevel(logging.ERROR)
@@ -47,6 +54,11 @@ _NAMES = {table: re.compile(rf"\b{table}\b", re.IGNORECASE) for table in FOLLOWE
 
 class StreamLost(UpstreamProblem):
     """The binlog connection dropped or went silent; resume from the stored position."""
+
+
+class PositionUnusable(UpstreamProblem):
+    """The binlog cannot be applied from the stored position (purged, undecodable, or not
+    row-based there): the gap must be re-synced by polling."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +133,8 @@ class BinlogReader:
         try:
             self._follow()
         except BaseException as exc:  # handed to the event loop, which decides
-            self._hand_over(exc)
+            with contextlib.suppress(RuntimeError, concurrent.futures.CancelledError):
+                self._hand_over(exc)  # (unless the loop is gone: then nobody is listening)
 
     def _follow(self) -> None:
         db = self._settings.esp32_server.db
@@ -157,12 +170,21 @@ class BinlogReader:
         )
         try:
             while not self._stop.is_set():
-                event = stream.fetchone()
+                event = self._next_event(stream)
                 if event is None:
                     raise StreamLost("the upstream ended the binlog stream")
                 self._on_event(event, stream)
         finally:
             stream.close()
+
+    def _next_event(self, stream: Any) -> Any:
+        try:
+            return stream.fetchone()
+        except _UNDECODABLE as exc:
+            where = BinlogPosition(stream.log_file, stream.log_pos)
+            raise PositionUnusable(
+                f"an event after {where} cannot be decoded ({type(exc).__name__}: {exc})"
+            ) from exc
 
     def _connect(self, **settings: Any) -> Any:
         """The library's connection factory: one stream connection per reader, ever, on a
@@ -170,7 +192,7 @@ class BinlogReader:
         if "db" in settings:  # the library's control connection, named the old way
             settings["database"] = settings.pop("db")
             return pymysql.connect(**settings)
-        if self._stream_socket is not None:
+        if self._stream_socket is not None or self._stop.is_set():
             raise StreamLost("the binlog connection dropped or missed its heartbeats; resuming")
         address = (settings["host"], settings["port"])
         self._stream_socket = socket.create_connection(address, settings["connect_timeout"])
@@ -200,13 +222,25 @@ class BinlogReader:
 
     def _query(self, event: Any, stream: Any) -> None:
         query = str(event.query).strip()
-        if query.upper().startswith(("BEGIN", "XA START")):
+        statement = query.upper()
+        if statement.startswith(_INSIDE):
             return
-        if not query.upper().startswith(_BOUNDARY_QUERIES):
-            schema = event.schema.decode() if isinstance(event.schema, bytes) else event.schema
-            if schema == self._settings.esp32_server.db.database:
-                self._pending.altered.update(t for t in FOLLOWED if _NAMES[t].search(query))
+        if not statement.startswith(_ENDS):
+            named = self._followed_tables_named(event, query)
+            if named and statement.startswith(_DML):
+                raise PositionUnusable(
+                    f"a change to {', '.join(sorted(named))} was logged as a statement, not as "
+                    "rows (a session with binlog_format MIXED or STATEMENT)"
+                )
+            self._pending.altered |= named  # DDL: column positions may have moved
         self._transaction_ended(event, stream)
+
+    def _followed_tables_named(self, event: Any, query: str) -> set[str]:
+        database = self._settings.esp32_server.db.database
+        schema = event.schema.decode() if isinstance(event.schema, bytes) else event.schema
+        if schema != database and database not in query:
+            return set()
+        return {table for table in FOLLOWED if _NAMES[table].search(query)}
 
     def _transaction_ended(self, event: Any, stream: Any) -> None:
         self._pending.end = BinlogPosition(stream.log_file, stream.log_pos)

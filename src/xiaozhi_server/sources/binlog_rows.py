@@ -13,7 +13,7 @@ from typing import Any
 
 from xiaozhi_server.domain import Batch, Deletion
 from xiaozhi_server.sources import upstream_rows
-from xiaozhi_server.sources.binlog_reader import RowChange
+from xiaozhi_server.sources.binlog_reader import PositionUnusable, RowChange
 from xiaozhi_server.sources.upstream_db import UpstreamDatabase
 
 SOURCE = "binlog"
@@ -34,19 +34,25 @@ class ColumnNames:
             self._order.pop(table, None)
 
     async def name(self, change: RowChange) -> dict[str, Any]:
-        """The change's values keyed by column name (unchanged when the binlog named them)."""
+        """The change's values keyed by column name (unchanged when the binlog named them).
+
+        Raises ``PositionUnusable`` when the row has another number of columns than the
+        table has now: it was written before a schema change, so positions are not to be
+        trusted.
+        """
         if not any(key.startswith(UNNAMED) for key in change.values):
             return change.values
         order = self._order.get(change.table)
-        if order is None:
+        if order is None or len(order) != len(change.values):
             order = self._order[change.table] = await self._upstream.column_order(change.table)
-        named: dict[str, Any] = {}
-        for key, value in change.values.items():
-            if not key.startswith(UNNAMED):
-                named[key] = value
-            elif (position := int(key.removeprefix(UNNAMED))) < len(order):
-                named[order[position]] = value
-        return named
+        if len(order) != len(change.values):
+            raise PositionUnusable(
+                f"a row of {change.table} has {len(change.values)} columns and the table has "
+                f"{len(order)} now: it predates a schema change and carries no column names"
+            )
+        return {
+            order[int(key.removeprefix(UNNAMED))]: value for key, value in change.values.items()
+        }
 
 
 @dataclass(slots=True)
@@ -73,12 +79,11 @@ def convert(changes: list[tuple[RowChange, dict[str, Any]]], zone: zoneinfo.Zone
             out.batches.append(batch)
         try:
             _add(batch, change.table, row, zone)
-        except (KeyError, upstream_rows.SkippedRow) as exc:
+            if change.table == "ai_agent_chat_history" and change.kind == "insert":
+                out.high_id = max(out.high_id, int(row["id"]))
+        except (KeyError, ValueError, TypeError) as exc:  # SkippedRow is a ValueError
             reason = f"column {exc} missing" if isinstance(exc, KeyError) else str(exc)
             out.skipped.append((row.get("id"), f"{change.table}: {reason}"))
-            continue
-        if change.table == "ai_agent_chat_history" and change.kind == "insert":
-            out.high_id = max(out.high_id, int(row["id"]))
     return out
 
 

@@ -30,10 +30,16 @@ from xiaozhi_server.ingest.pipeline import Ingestor, IngestResult
 from xiaozhi_server.ops.metrics import SYNC_LAG, SYNC_LAST_SUCCESS, SYNC_ROWS
 from xiaozhi_server.realtime.bus import Event
 from xiaozhi_server.sources.binlog_checks import BinlogUnavailable, check_binlog
-from xiaozhi_server.sources.binlog_reader import BinlogPosition, BinlogReader, Chunk
+from xiaozhi_server.sources.binlog_reader import (
+    BinlogPosition,
+    BinlogReader,
+    Chunk,
+    PositionUnusable,
+)
 from xiaozhi_server.sources.binlog_rows import ColumnNames, convert
 from xiaozhi_server.sources.sync import SERVICE, Syncer, audio_for, backoff, remember_skips
 from xiaozhi_server.sources.upstream_db import UpstreamDatabase
+from xiaozhi_server.sources.upstream_errors import UpstreamProblem
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.sync_state import read_cursor
 
@@ -41,7 +47,8 @@ log = logging.getLogger(__name__)
 
 RECONNECT_BASE_SECONDS = 0.5
 QUEUED_CHUNKS = 16
-_POSITION_UNKNOWN = 1236  # the server cannot send from this position (purged or corrupt)
+STABLE_SECONDS = 60.0
+_CANNOT_STREAM = 1236  # the server will not send the binlog (bad position, duplicate id, ...)
 
 
 class BinlogFollower:
@@ -64,6 +71,7 @@ class BinlogFollower:
         self.poller = Syncer(settings, ingestor, store, self._upstream, publish)
         self._columns = ColumnNames(self._upstream)
         self._failures = 0
+        self._streaming_since = float("inf")
         self._unusable: str | None = None  # why the stored position cannot be resumed
         self._notice: str | None = None  # kept in sync_status: the last re-sync and why
 
@@ -85,12 +93,16 @@ class BinlogFollower:
                     await self._fall_back(exc)
                     return
                 await self._failed(exc)
-            except Exception as exc:
-                if _position_unknown(exc):
-                    self._unusable = str(exc)
+            except PositionUnusable as exc:
+                self._unusable = exc.args[0]
                 await self._failed(exc)
+            except Exception as exc:
+                await self._failed(_explained(exc, self._sync.binlog_server_id))
 
     async def _failed(self, exc: Exception) -> None:
+        if time.monotonic() - self._streaming_since > STABLE_SECONDS:
+            self._failures = 0  # a drop after a long quiet stream starts the backoff afresh
+        self._streaming_since = float("inf")
         self._failures += 1
         await self._upstream.close()  # a path that stalled one connection may hold others
         await self.poller.record_failure(exc, self._failures)
@@ -136,6 +148,7 @@ class BinlogFollower:
         reader = BinlogReader(self._settings, start, queue, self._sync.batch_size)
         cursor = await read_cursor(self._store, SERVICE)
         reader.start()
+        self._streaming_since = time.monotonic()
         log.info("following the upstream binlog from %s", start)
         try:
             while True:
@@ -150,8 +163,8 @@ class BinlogFollower:
     async def _apply(self, chunks: list[Chunk], cursor: dict[str, Any]) -> None:
         named = []
         for chunk in chunks:
-            self._columns.forget(chunk.altered)
             named += [(change, await self._columns.name(change)) for change in chunk.changes]
+            self._columns.forget(chunk.altered)  # a chunk's DDL comes after its rows
         converted = convert(named, self._zone)
         before = dict(cursor)
         remember_skips(cursor, converted.skipped)
@@ -212,9 +225,14 @@ def _stored_position(cursor: dict[str, Any]) -> BinlogPosition | None:
     return BinlogPosition(str(stored["file"]), int(stored["offset"]))
 
 
-def _position_unknown(exc: Exception) -> bool:
-    return (
-        isinstance(exc, pymysql.MySQLError)
-        and bool(exc.args)
-        and exc.args[0] == (_POSITION_UNKNOWN)
-    )
+def _explained(exc: Exception, server_id: int) -> Exception:
+    """The server's refusal to stream, said so that a person can act on it."""
+    if not isinstance(exc, pymysql.MySQLError) or not exc.args or exc.args[0] != _CANNOT_STREAM:
+        return exc
+    message = str(exc.args[1]) if len(exc.args) > 1 else ""
+    if "same server" in message.lower():
+        return UpstreamProblem(
+            f"another replica of the upstream uses server id {server_id}: "
+            "set sync_service.binlog_server_id to a value unique among its replicas"
+        )
+    return UpstreamProblem(f"the upstream refused to send its binlog: {message}")

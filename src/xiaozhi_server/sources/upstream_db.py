@@ -20,6 +20,7 @@ _MESSAGE_COLUMNS = (
     "id, mac_address, agent_id, session_id, chat_type, CAST(content AS BINARY) AS content,"
     " audio_id, created_at, updated_at"
 )
+_PARSE_ERROR = 1064
 TABLES = {
     "ai_agent_chat_history": {
         "id",
@@ -187,7 +188,8 @@ class UpstreamDatabase:
         """The server's binary-log variables (log_bin, binlog_format, binlog_row_image, ...)."""
         rows = await self._rows(
             "SHOW VARIABLES WHERE Variable_name IN"
-            " ('log_bin', 'binlog_format', 'binlog_row_image', 'binlog_row_metadata')"
+            " ('log_bin', 'binlog_format', 'binlog_row_image', 'binlog_row_metadata',"
+            " 'binlog_transaction_compression', 'log_bin_compress')"
         )
         return {row["Variable_name"]: str(row["Value"]) for row in rows}
 
@@ -195,9 +197,10 @@ class UpstreamDatabase:
         """(file, offset) the server's binary log is writing at now; None when it is off."""
         try:
             rows = await self._rows("SHOW MASTER STATUS")
-        except Exception:
-            # MySQL 8.4 renamed the statement
-            rows = await self._rows("SHOW BINARY LOG STATUS")
+        except asyncmy.errors.ProgrammingError as exc:
+            if exc.args[0] != _PARSE_ERROR:
+                raise
+            rows = await self._rows("SHOW BINARY LOG STATUS")  # MySQL 8.4 renamed it
         if not rows:
             return None
         return str(rows[0]["File"]), int(rows[0]["Position"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -39,7 +40,7 @@ def binlog_settings(store_url: str, upstream: Upstream, **sync: Any) -> Settings
                 "mode": "binlog",
                 "batch_size": 50,
                 "interval": 0.5,
-                "binlog_heartbeat_seconds": 0.5,
+                "binlog_heartbeat_seconds": 1,
                 **sync,
             },
         }
@@ -71,6 +72,8 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await follower.close()
+        alive = [t for t in threading.enumerate() if t.name == "binlog-reader" and t.is_alive()]
+        assert not alive, "a binlog reader thread outlived its follower"
 
     async def messages(self) -> list[dict[str, Any]]:
         async with self.store.read() as connection:
@@ -248,6 +251,55 @@ async def test_a_column_added_upstream_is_mapped_by_its_new_position(
     assert {m["device"] for m in after} == {mac(0).lower()}
 
 
+async def test_a_column_added_while_stopped_leaves_no_row_misread(
+    hub: Hub, binlog_upstream: Upstream
+) -> None:
+    async with hub.following():
+        await add_turns(binlog_upstream, 1, session="first")
+        await hub.until_copied(binlog_upstream)
+    await add_turns(binlog_upstream, 2, session="old-columns")
+    await binlog_upstream.execute(
+        "ALTER TABLE ai_agent_chat_history ADD COLUMN region VARCHAR(8) AFTER mac_address"
+    )
+    await add_turns(binlog_upstream, 2, session="new-columns")
+    async with hub.following():
+        await hub.until_copied(binlog_upstream)
+    stored = {(m["session_id"], m["device"], m["content"]) for m in await hub.messages()}
+    assert stored == {
+        (session, mac(0).lower(), f"turn {session} {n}")
+        for session, count in (("first", 1), ("old-columns", 2), ("new-columns", 2))
+        for n in range(count)
+    }
+
+
+async def test_a_transaction_larger_than_a_batch_arrives_whole(
+    hub: Hub, binlog_upstream: Upstream
+) -> None:
+    async with hub.following():
+        await add_turns(binlog_upstream, 180, session="one-transaction")  # batch_size is 50
+        await hub.until_copied(binlog_upstream)
+    assert len(await hub.messages()) == 180
+
+
+async def test_a_change_logged_as_a_statement_is_resynced_by_polling(
+    hub: Hub, binlog_upstream: Upstream
+) -> None:
+    async with hub.following():
+        connection = await binlog_upstream.connect()
+        async with connection.cursor() as cursor:
+            await cursor.execute("SET SESSION binlog_format = 'STATEMENT'")
+            await cursor.execute(
+                INSERT_MESSAGE, (mac(0), "agent0", "s", 1, "as a statement", None, "2026-11-24")
+            )
+        connection.close()
+        await hub.until_copied(binlog_upstream)
+
+        async def resynced() -> bool:
+            return "logged as a statement" in ((await hub.status())["error_message"] or "")
+
+        await hub.until(resynced, "sync_status says why it re-synced")
+
+
 async def test_a_restart_resumes_from_the_stored_position(
     hub: Hub, binlog_upstream: Upstream
 ) -> None:
@@ -306,7 +358,7 @@ async def test_a_stream_gone_silent_misses_its_heartbeats_and_is_reconnected(
         hub.settings = hub.settings.model_copy(
             update={"esp32_server": hub.settings.esp32_server.model_validate({"db": db})}
         )
-        async with hub.following():
+        async with hub.following(binlog_heartbeat_seconds=0.5):
             await add_turns(binlog_upstream, 2, session="before")
             await hub.until_copied(binlog_upstream)
             proxy.stall()
@@ -319,7 +371,7 @@ async def test_an_idle_stream_stays_connected_on_its_heartbeats(
 ) -> None:
     async with hub.following():
         first = await _binlog_dumps(hub, binlog_upstream)
-        await asyncio.sleep(2.5)  # five heartbeats; three missed would drop the connection
+        await asyncio.sleep(4)  # four heartbeats; three missed would drop the connection
         assert await _binlog_dumps(hub, binlog_upstream) == first
         assert (await hub.status())["sync_status"] == "success"
 

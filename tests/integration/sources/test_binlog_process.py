@@ -21,6 +21,9 @@ from tests.support.feed_client import collect, connect, feed_url, next_of
 from tests.support.live_app import serving
 from tests.support.upstream import INSERT_MESSAGE, Upstream, generate, mac
 from xiaozhi_server.config import Settings
+from xiaozhi_server.sources.sync import SERVICE
+from xiaozhi_server.store.database import Store
+from xiaozhi_server.store.sync_state import read_cursor
 
 
 async def start_sync(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
@@ -60,6 +63,20 @@ async def copied(url: str) -> list[tuple[Any, ...]]:
         return []
 
 
+async def streaming(url: str) -> None:
+    """Wait until the store holds a binlog position (the snapshot is done)."""
+    store = Store(url)
+    try:
+        for _ in range(300):
+            with contextlib.suppress(OperationalError):
+                if "binlog" in await read_cursor(store, SERVICE):
+                    return
+            await asyncio.sleep(0.1)
+        raise AssertionError("the sync never started streaming")
+    finally:
+        await store.close()
+
+
 async def test_killed_while_the_upstream_is_busy_it_resumes_with_nothing_lost_or_doubled(
     binlog_upstream: Upstream, tmp_path: Path
 ) -> None:
@@ -69,14 +86,16 @@ async def test_killed_while_the_upstream_is_busy_it_resumes_with_nothing_lost_or
         binlog_upstream,
         XIAOZHI_SYNC_SERVICE__MODE="binlog",
         XIAOZHI_SYNC_SERVICE__BATCH_SIZE="20",
-        XIAOZHI_SYNC_SERVICE__BINLOG_HEARTBEAT_SECONDS="0.5",
+        XIAOZHI_SYNC_SERVICE__BINLOG_HEARTBEAT_SECONDS="1",
     )
     stop = asyncio.Event()
     writer = asyncio.create_task(keep_inserting(binlog_upstream, stop))
     rng = random.Random(7)
-    for _ in range(4):
+    for run in range(4):
         process = await start_sync(env, tmp_path)
-        await asyncio.sleep(rng.uniform(1.5, 3.5))
+        if run > 0:  # the first kill may land in the snapshot; later ones land in the stream
+            await streaming(env["XIAOZHI_STORAGE__URL"])
+        await asyncio.sleep(rng.uniform(0.2, 1.5))
         process.send_signal(signal.SIGKILL)
         assert await process.wait() == -signal.SIGKILL
     stop.set()
@@ -110,7 +129,7 @@ async def test_under_serve_a_streamed_insert_reaches_the_feed(
     with serving(settings) as app:
         async with connect(feed_url(app.base_url)) as feed:
             await feed.send('{"type":"subscribe","filters":{"types":["chat_update"]}}')
-            await asyncio.sleep(1)  # the snapshot (of nothing) and the stream start
+            await streaming(store_url)
             await binlog_upstream.executemany(
                 INSERT_MESSAGE,
                 [(mac(0), "agent0", "live", 1, "从binlog来的", None, "2026-11-24 20:00:00")],
