@@ -193,7 +193,8 @@ class BinlogFollower:
         SYNC_ROWS.labels(SERVICE, "new").inc(len(result.stored))
         SYNC_ROWS.labels(SERVICE, "updated").inc(result.updated)
         SYNC_ROWS.labels(SERVICE, "deleted").inc(result.deleted)
-        SYNC_LAST_SUCCESS.labels(SERVICE).set(time.time())
+        self.poller.last_success = time.time()
+        SYNC_LAST_SUCCESS.labels(SERVICE).set(self.poller.last_success)
 
     async def _commit(self, batch: Batch, cursor: dict[str, Any]) -> IngestResult:
         cursor["mode"] = "binlog"

@@ -122,7 +122,7 @@ class Syncer:
         self._store = store
         self._upstream = upstream or UpstreamDatabase(settings.esp32_server)
         self._publish = publish
-        self._last_success = 0.0
+        self.last_success = 0.0  # epoch seconds of the last success (lag is measured from it)
         # (id → updated_at) of rows already applied inside the overlap window: re-read by
         # every pass while the window covers them, but applied once (memory only: after a
         # restart the window is applied once more, which is harmless).
@@ -157,8 +157,8 @@ class Syncer:
         summary.seconds = time.monotonic() - started
         await self._commit(Batch(), cursor, summary, completed=True)
         UPSTREAM_CALLS.labels("upstream_db", "success").inc()
-        self._last_success = time.time()
-        SYNC_LAST_SUCCESS.labels(SERVICE).set(self._last_success)
+        self.last_success = time.time()
+        SYNC_LAST_SUCCESS.labels(SERVICE).set(self.last_success)
         SYNC_LAG.labels(SERVICE).set(0)
         for kind in ("new", "updated", "deleted"):
             SYNC_ROWS.labels(SERVICE, kind).inc(getattr(summary, kind))
@@ -187,8 +187,8 @@ class Syncer:
         log.warning("sync failed (%d in a row): %s", failures, message)
         UPSTREAM_CALLS.labels("upstream_db", "failure").inc()
         SYNC_FAILURES.labels(SERVICE).inc()
-        if self._last_success:
-            SYNC_LAG.labels(SERVICE).set(time.time() - self._last_success)
+        if self.last_success:
+            SYNC_LAG.labels(SERVICE).set(time.time() - self.last_success)
         try:
             await record_failure(self._store, SERVICE, message)
             await self.announce()
@@ -235,10 +235,8 @@ class Syncer:
             except upstream_rows.SkippedRow as exc:
                 skips.append((row["id"], str(exc)))
         summary.skipped += remember_skips(cursor, skips)
-        return Batch(messages=messages, audio=await self._audio_for(messages))
-
-    async def _audio_for(self, messages: list[MessageRecord]) -> list[AudioRecord]:
-        return await audio_for(messages, self._store, self._upstream)
+        audio = await audio_for(messages, self._store, self._upstream)
+        return Batch(messages=messages, audio=audio)
 
     async def _metadata(self, cursor: dict[str, Any], summary: PassSummary) -> None:
         agents = await self._upstream.agents()
