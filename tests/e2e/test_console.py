@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import Connection, delete
 
 from tests.e2e.conftest import open_page, sign_in
 from tests.support.core_client import encoded, report_body, report_headers
 from tests.support.live_app import LiveApp
 from tests.support.seed import LIVING_ROOM
+from xiaozhi_server.domain import Checkpoint
+from xiaozhi_server.sources.sync import SERVICE
+from xiaozhi_server.store.database import Store
+from xiaozhi_server.store.sync_state import write_checkpoint
+from xiaozhi_server.store.tables import sync_status
+
+
+async def set_sync_status(url: str, cursor: dict[str, Any] | None) -> None:
+    """Store the upstream source's sync_status row with ``cursor`` (None removes it)."""
+    store = Store(url)
+
+    def write(connection: Connection) -> None:
+        connection.execute(delete(sync_status))
+        if cursor is not None:
+            write_checkpoint(connection, Checkpoint(SERVICE, cursor), datetime.now(UTC))
+
+    await store.run_write(write)
+    await store.close()
 
 
 def report(console: LiveApp, **fields: Any) -> None:
@@ -106,6 +128,18 @@ def test_statistics_are_drawn_as_svg_charts(page: Page) -> None:
 def test_sync_health_says_when_no_sync_is_configured(page: Page) -> None:
     page.goto(page.url.split("#")[0] + "#/sync")
     expect(page.locator("table")).to_contain_text("未配置同步")
+
+
+def test_sync_health_shows_binlog_mode_and_its_position(page: Page, console: LiveApp) -> None:
+    cursor = {"mode": "binlog", "binlog": {"file": "binlog.000003", "offset": 4567}}
+    with ThreadPoolExecutor(1) as worker:  # Playwright's loop owns this thread
+        worker.submit(asyncio.run, set_sync_status(console.settings.storage.url, cursor)).result()
+    try:
+        page.goto(page.url.split("#")[0] + "#/sync")
+        expect(page.locator("td.mode")).to_have_text("binlog · binlog.000003:4567")
+    finally:
+        with ThreadPoolExecutor(1) as worker:
+            worker.submit(asyncio.run, set_sync_status(console.settings.storage.url, None)).result()
 
 
 def test_the_language_switch_is_remembered(page: Page) -> None:

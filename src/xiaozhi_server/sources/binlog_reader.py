@@ -208,6 +208,8 @@ class BinlogReader:
             self._transaction_ended(event, stream)
         elif isinstance(event, QueryEvent):
             self._query(event, stream)
+        elif isinstance(event, HeartbeatLogEvent):
+            self._hand_over_pending()  # an idle upstream: the stream is alive and caught up
 
     def _add_rows(self, event: Any) -> None:
         if isinstance(event, WriteRowsEvent):
