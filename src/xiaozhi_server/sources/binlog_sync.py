@@ -37,7 +37,14 @@ from xiaozhi_server.sources.binlog_reader import (
     PositionUnusable,
 )
 from xiaozhi_server.sources.binlog_rows import ColumnNames, convert
-from xiaozhi_server.sources.sync import SERVICE, Syncer, audio_for, backoff, remember_skips
+from xiaozhi_server.sources.sync import (
+    SERVICE,
+    Syncer,
+    audio_for,
+    backoff,
+    refused_rows,
+    remember_skips,
+)
 from xiaozhi_server.sources.upstream_db import UpstreamDatabase
 from xiaozhi_server.sources.upstream_errors import UpstreamProblem
 from xiaozhi_server.store.database import Store
@@ -190,6 +197,7 @@ class BinlogFollower:
     async def _apply_batch(self, batch: Batch, cursor: dict[str, Any]) -> None:
         batch.audio = await audio_for(batch.messages, self._store, self._upstream)
         result = await self._commit(batch, cursor)
+        remember_skips(cursor, refused_rows(batch, result))  # kept with the next commit
         SYNC_ROWS.labels(SERVICE, "new").inc(len(result.stored))
         SYNC_ROWS.labels(SERVICE, "updated").inc(result.updated)
         SYNC_ROWS.labels(SERVICE, "deleted").inc(result.deleted)

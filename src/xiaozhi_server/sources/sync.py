@@ -32,7 +32,7 @@ from typing import Any
 
 from xiaozhi_server.config import Settings
 from xiaozhi_server.domain import AudioRecord, Batch, Checkpoint, Deletion, MessageRecord
-from xiaozhi_server.ingest.pipeline import Ingestor
+from xiaozhi_server.ingest.pipeline import Ingestor, IngestResult
 from xiaozhi_server.ops.metrics import (
     SYNC_FAILURES,
     SYNC_LAG,
@@ -79,6 +79,12 @@ def backoff(base: float, failures: int) -> float:
     with jitter so that instances do not retry in step."""
     ceiling = min(BACKOFF_CAP_SECONDS, base * 2**failures)
     return random.uniform(ceiling / 2, ceiling)
+
+
+def refused_rows(batch: Batch, result: IngestResult) -> list[tuple[Any, str]]:
+    """(upstream id, reason) of each message of ``batch`` the write path refused."""
+    messages = batch.messages
+    return [(messages[r.index].source_id, r.reason) for r in result.rejected if r.kind == "message"]
 
 
 def remember_skips(cursor: dict[str, Any], skips: list[tuple[Any, str]]) -> int:
@@ -215,13 +221,7 @@ class Syncer:
         summary.new += len(result.stored)
         summary.updated += result.updated
         summary.deleted += result.deleted
-        skips = [
-            (batch.messages[r.index].source_id, r.reason)
-            for r in result.rejected
-            if r.kind == "message"
-        ]
-        if skips:
-            summary.skipped += remember_skips(cursor, skips)
+        summary.skipped += remember_skips(cursor, refused_rows(batch, result))
 
     async def _records(
         self, rows: list[dict[str, Any]], cursor: dict[str, Any], summary: PassSummary

@@ -300,6 +300,27 @@ async def test_a_change_logged_as_a_statement_is_resynced_by_polling(
         await hub.until(resynced, "sync_status says why it re-synced")
 
 
+async def test_a_malformed_streamed_row_is_skipped_with_its_reason(
+    hub: Hub, binlog_upstream: Upstream
+) -> None:
+    async with hub.following():
+        await binlog_upstream.executemany(
+            INSERT_MESSAGE,
+            [
+                (mac(0), "agent0", "s", 9, "no such chat type", None, "2026-11-24 20:00:00"),
+                (mac(0), "agent0", "s", 1, "fine", None, "2026-11-24 20:00:01"),
+            ],
+        )
+
+        async def skipped() -> bool:
+            return bool((await read_cursor(hub.store, SERVICE)).get("skipped"))
+
+        await hub.until(skipped, "the bad row is listed as skipped")
+    [entry] = (await read_cursor(hub.store, SERVICE))["skipped"]
+    assert "chat_type" in entry["reason"]
+    assert [m["content"] for m in await hub.messages()] == ["fine"]
+
+
 async def test_a_restart_resumes_from_the_stored_position(
     hub: Hub, binlog_upstream: Upstream
 ) -> None:
