@@ -56,6 +56,7 @@ RECONNECT_BASE_SECONDS = 0.5
 QUEUED_CHUNKS = 16
 STABLE_SECONDS = 60.0
 _CANNOT_STREAM = 1236  # the server will not send the binlog (bad position, duplicate id, ...)
+_SAME_ID = 4052  # MariaDB: a replica with this server id is already connected
 
 
 class BinlogFollower:
@@ -236,12 +237,15 @@ def _stored_position(cursor: dict[str, Any]) -> BinlogPosition | None:
 
 def _explained(exc: Exception, server_id: int) -> Exception:
     """The server's refusal to stream, said so that a person can act on it."""
-    if not isinstance(exc, pymysql.MySQLError) or not exc.args or exc.args[0] != _CANNOT_STREAM:
-        return exc
-    message = str(exc.args[1]) if len(exc.args) > 1 else ""
-    if "same server" in message.lower():
+    unexplained = exc  # (typed: the driver's error classes are not)
+    if not isinstance(exc, pymysql.MySQLError) or len(exc.args) < 2:
+        return unexplained
+    code, message = exc.args[0], str(exc.args[1])
+    if code == _SAME_ID or (code == _CANNOT_STREAM and "same server" in message.lower()):
         return UpstreamProblem(
             f"another replica of the upstream uses server id {server_id}: "
             "set sync_service.binlog_server_id to a value unique among its replicas"
         )
-    return UpstreamProblem(f"the upstream refused to send its binlog: {message}")
+    if code == _CANNOT_STREAM:
+        return UpstreamProblem(f"the upstream refused to send its binlog: {message}")
+    return unexplained

@@ -8,6 +8,7 @@ import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -412,6 +413,22 @@ async def test_a_server_without_a_binlog_is_told_and_polling_takes_over(
         status = await hub.status()
     await store.close()
     assert status["error_message"].startswith("binlog unavailable: the upstream's binary log")
+
+
+async def test_two_hubs_with_one_server_id_are_told_to_change_it(
+    hub: Hub, binlog_upstream: Upstream, tmp_path: Path
+) -> None:
+    other_url = f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"
+    other = Hub(Store(other_url), binlog_settings(other_url, binlog_upstream))
+    await migrate.upgrade(other.store.engine)
+    async with hub.following(), other.following(streaming=False):
+
+        async def told() -> bool:
+            rows = [row for h in (hub, other) for row in await all_sync_status(h.store)]
+            return any("uses server id 7400001" in (r["error_message"] or "") for r in rows)
+
+        await hub.until(told, "one of them says the server id is taken")
+    await other.store.close()
 
 
 async def test_a_user_without_replication_grants_is_told_and_polling_takes_over(
