@@ -71,6 +71,8 @@ class Esp32ServerSettings(_Section):
     db: UpstreamDbSettings = Field(default_factory=UpstreamDbSettings)
     db_timezone: str = "Asia/Shanghai"
     timeout: float = Field(30.0, gt=0)
+    # an upstream query silent this long is a stalled path: the connection is dropped
+    query_timeout: float = Field(300.0, gt=0)
     max_retries: int = Field(3, ge=0)
     max_connections: int = Field(100, ge=1)
 

@@ -8,6 +8,7 @@ with its reason instead of failing the whole page.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import asyncmy
 
 from xiaozhi_server.config import Esp32ServerSettings
+from xiaozhi_server.sources.upstream_errors import UpstreamProblem
 
 _MESSAGE_COLUMNS = (
     "id, mac_address, agent_id, session_id, chat_type, CAST(content AS BINARY) AS content,"
@@ -75,12 +77,23 @@ class UpstreamDatabase:
                 connect_timeout=int(self._settings.timeout),
             )
         try:
-            async with self._connection.cursor(asyncmy.cursors.DictCursor) as cursor:
-                await cursor.execute(sql, tuple(args))
-                return list(await cursor.fetchall())
+            return await asyncio.wait_for(self._query(sql, args), self._settings.query_timeout)
+        except TimeoutError:
+            await self.close()
+            db = self._settings.db
+            raise UpstreamProblem(
+                f"the upstream MySQL at {db.host}:{db.port} did not answer a query within "
+                f"{self._settings.query_timeout:g}s (esp32_server.query_timeout): "
+                "a stalled network path? The connection is opened again"
+            ) from None
         except Exception:
             await self.close()  # a broken connection is reopened on the next call
             raise
+
+    async def _query(self, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+        async with self._connection.cursor(asyncmy.cursors.DictCursor) as cursor:
+            await cursor.execute(sql, tuple(args))
+            return list(await cursor.fetchall())
 
     async def ping(self) -> None:
         """Connect (if needed) and run a trivial query: proves the login, reads no table."""

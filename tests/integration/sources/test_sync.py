@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.support.tcp_proxy import stalling_proxy
 from tests.support.upstream import DDL, INSERT_MESSAGE, Upstream, generate, mac
 from xiaozhi_server.config import Settings
 from xiaozhi_server.ingest.pipeline import Ingestor
@@ -278,4 +279,34 @@ async def wait_for_status(hub: Hub, state: str, within: float = 15) -> dict[str,
             rows = [r for r in await all_sync_status(hub.store) if r["service_name"] == SERVICE]
             if rows and rows[0]["sync_status"] == state:
                 return rows[0]
+            await asyncio.sleep(0.1)
+
+
+async def test_a_stalled_upstream_query_is_dropped_reported_and_retried(
+    hub: Hub, upstream: Upstream, store_url: str
+) -> None:
+    async with stalling_proxy(upstream.server.port) as proxy:
+        settings = sync_settings(store_url, upstream, interval=0.2)
+        settings.esp32_server.db.port = proxy.port
+        settings.esp32_server.query_timeout = 1
+        syncer = Syncer(settings, Ingestor(hub.store, EventBus()), hub.store)
+        task = asyncio.create_task(syncer.run_forever())
+        try:
+            await wait_for_status(hub, "success")
+            proxy.stall()  # the open connection hears nothing more; new ones work
+            status = await wait_for_status(hub, "failed")
+            assert "did not answer a query within 1s" in status["error_message"]
+            await add_turn(upstream, "after the stall")
+            await wait_for_contents(hub, ["after the stall"])
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await syncer.close()
+
+
+async def wait_for_contents(hub: Hub, contents: list[str], within: float = 15) -> None:
+    async with asyncio.timeout(within):
+        while True:
+            if [m["content"] for m in await hub.rows()] == contents:
+                return
             await asyncio.sleep(0.1)
