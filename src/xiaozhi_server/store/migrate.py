@@ -61,4 +61,9 @@ async def _run(engine: AsyncEngine, action: Callable[[Config], None]) -> None:
         action(config)
 
     async with engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            # Python's sqlite3 runs DDL outside any transaction unless one is begun
+            # explicitly; a process killed mid-migration would leave half a schema, no
+            # version stamp, and a store that cannot start. (MySQL commits DDL regardless.)
+            await connection.exec_driver_sql("BEGIN")
         await connection.run_sync(run_with)

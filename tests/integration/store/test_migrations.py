@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect
+from sqlalchemy.exc import OperationalError
 
 from xiaozhi_server.store import migrate
 from xiaozhi_server.store.database import Store
@@ -67,3 +69,23 @@ async def test_migrated_schema_matches_the_table_definitions(store: Store) -> No
 async def test_upgrading_twice_changes_nothing(store: Store) -> None:
     await migrate.upgrade(store.engine)
     assert await migrate.current_revision(store.engine) == migrate.head_revision()
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+async def test_a_migration_that_fails_half_way_leaves_no_half_schema_on_sqlite(
+    store_url: str,
+) -> None:
+    """As a process killed mid-migration would: the next start must find a clean store."""
+    store = Store(store_url)
+    async with store.engine.begin() as connection:
+        # in the way of the first migration's sixth table, after five others were created
+        await connection.exec_driver_sql("CREATE TABLE sync_status (x INTEGER)")
+    with pytest.raises(OperationalError, match="already exists"):
+        await migrate.upgrade(store.engine)
+    assert await _tables(store) == {"sync_status"}
+    assert await migrate.current_revision(store.engine) is None
+    async with store.engine.begin() as connection:
+        await connection.exec_driver_sql("DROP TABLE sync_status")
+    await migrate.upgrade(store.engine)
+    assert await _tables(store) == HUB_TABLES
+    await store.close()
