@@ -151,8 +151,10 @@ def upstream_database(server: MariaDB) -> Iterator[Upstream]:
     name = f"up_{uuid.uuid4().hex[:10]}"
     server.sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
     server.sql(f"USE {name}; " + "; ".join(DDL))
-    yield Upstream(server, name)
-    server.sql(f"DROP DATABASE {name}")
+    try:
+        yield Upstream(server, name)
+    finally:
+        server.sql(f"DROP DATABASE {name}")
 
 
 async def generate(upstream: Upstream, devices: int, sessions: int, seed: int = 1) -> int:
