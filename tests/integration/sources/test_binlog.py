@@ -102,12 +102,21 @@ class Hub:
         await self.until(same, "the store holds exactly the upstream's rows")
 
 
+@contextlib.asynccontextmanager
+async def opened_hub(store_url: str, upstream: Upstream) -> AsyncIterator[Hub]:
+    """A migrated store at ``store_url`` with binlog settings for ``upstream``; closed after."""
+    store = Store(store_url)
+    try:
+        await migrate.upgrade(store.engine)
+        yield Hub(store, binlog_settings(store_url, upstream))
+    finally:
+        await store.close()
+
+
 @pytest.fixture
 async def hub(store_url: str, binlog_upstream: Upstream) -> AsyncIterator[Hub]:
-    store = Store(store_url)
-    await migrate.upgrade(store.engine)
-    yield Hub(store, binlog_settings(store_url, binlog_upstream))
-    await store.close()
+    async with opened_hub(store_url, binlog_upstream) as opened:
+        yield opened
 
 
 async def add_turns(upstream: Upstream, count: int, session: str = "live", at_ms: int = 0) -> None:
@@ -412,14 +421,10 @@ async def test_stopping_leaves_no_reader_thread_behind(hub: Hub) -> None:
 async def test_a_server_without_a_binlog_is_told_and_polling_takes_over(
     store_url: str, upstream: Upstream
 ) -> None:
-    store = Store(store_url)
-    await migrate.upgrade(store.engine)
-    hub = Hub(store, binlog_settings(store_url, upstream))
     await add_turns(upstream, 2)
-    async with hub.following(streaming=False):
+    async with opened_hub(store_url, upstream) as hub, hub.following(streaming=False):
         await hub.until_copied(upstream)
         status = await hub.status()
-    await store.close()
     assert status["error_message"].startswith("binlog unavailable: the upstream's binary log")
 
 
@@ -427,16 +432,17 @@ async def test_two_hubs_with_one_server_id_are_told_to_change_it(
     hub: Hub, binlog_upstream: Upstream, tmp_path: Path
 ) -> None:
     other_url = f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"
-    other = Hub(Store(other_url), binlog_settings(other_url, binlog_upstream))
-    await migrate.upgrade(other.store.engine)
-    async with hub.following(), other.following(streaming=False):
+    async with (
+        opened_hub(other_url, binlog_upstream) as other,
+        hub.following(),
+        other.following(streaming=False),
+    ):
 
         async def told() -> bool:
             rows = [row for h in (hub, other) for row in await all_sync_status(h.store)]
             return any("uses server id 7400001" in (r["error_message"] or "") for r in rows)
 
         await hub.until(told, "one of them says the server id is taken")
-    await other.store.close()
 
 
 async def test_a_user_without_replication_grants_is_told_and_polling_takes_over(
