@@ -24,12 +24,11 @@ import httpx
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.row_event import WriteRowsEvent
 from tests.support.servers import MariaDB, running_mariadb
-from tests.support.upstream import DDL, INSERT_MESSAGE
+from tests.support.upstream import DDL
 
 from bench.common import percentile, report
-from bench.read_api import upstream_connection
 from bench.server import TOKEN, running_server
-from bench.sync_throughput import env_for, freshness
+from bench.sync_throughput import env_for, freshness, paced_inserts
 
 EVERY = 0.01  # 100 inserts/s
 logging.getLogger("pymysqlreplication").setLevel(logging.ERROR)
@@ -79,25 +78,10 @@ def raw_binlog_read(server: MariaDB, count: int) -> list[float]:
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     time.sleep(1)  # let it connect: the first inserts should not wait for the handshake
-    asyncio.run(_insert_raw(server, count, sent))
+    asyncio.run(paced_inserts(server, count, EVERY, "raw", sent))
     reader.join(timeout=10)
     stream.close()
     return latencies
-
-
-async def _insert_raw(server: MariaDB, count: int, sent: dict[str, float]) -> None:
-    conn = await upstream_connection(server)
-    started = time.perf_counter()
-    async with conn.cursor() as cursor:
-        for n in range(count):
-            await asyncio.sleep(max(0.0, started + n * EVERY - time.perf_counter()))
-            content = f"raw-{n}"
-            sent[content] = time.perf_counter()
-            await cursor.execute(
-                INSERT_MESSAGE,
-                ("A0:85:E3:FF:00:02", "agent0", "raw", 1, content, None, "2026-11-24 20:00:00"),
-            )
-    conn.close()
 
 
 async def streaming(base_url: str) -> None:

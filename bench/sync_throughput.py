@@ -192,6 +192,18 @@ async def freshness(
                 latencies.append((time.perf_counter() - sent[content]) * 1000)
 
     listener = asyncio.create_task(receive())
+    await paced_inserts(server, count, every, session, sent)
+    await asyncio.sleep(3)
+    listener.cancel()
+    await ws.close()
+    return latencies
+
+
+async def paced_inserts(
+    server: MariaDB, count: int, every: float, session: str, sent: dict[str, float]
+) -> None:
+    """Insert ``count`` upstream rows (content ``<session>-<n>``) one every ``every``
+    seconds, recording in ``sent`` when each INSERT was issued."""
     conn = await upstream_connection(server)
     started = time.perf_counter()
     async with conn.cursor() as cursor:
@@ -212,11 +224,7 @@ async def freshness(
                     datetime(2026, 11, 24, 20, 0) + timedelta(seconds=n),
                 ),
             )
-    await asyncio.sleep(3)
-    listener.cancel()
-    await ws.close()
     conn.close()
-    return latencies
 
 
 def main(scale: float = 1.0) -> None:
