@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from starlette.requests import HTTPConnection
+
 from xiaozhi_server.auth.guard import Authenticator
 from xiaozhi_server.config import Settings
 from xiaozhi_server.ingest.group_commit import GroupCommitter
@@ -78,3 +80,9 @@ def _proxy(settings: Settings) -> UpstreamProxy | None:
     if not (settings.features.tap and upstream.manager_api_url):
         return None
     return UpstreamProxy(upstream.manager_api_url, upstream.timeout, upstream.max_connections)
+
+
+def get_services(connection: HTTPConnection) -> Services:
+    """The instance's services, set up by the app's lifespan (a FastAPI dependency)."""
+    services: Services = connection.app.state.services
+    return services

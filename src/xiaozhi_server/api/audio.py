@@ -6,10 +6,9 @@ import re
 
 from fastapi import APIRouter, Depends, Header, Response
 
-from xiaozhi_server.api.deps import get_services
 from xiaozhi_server.api.errors import ApiError, not_found
 from xiaozhi_server.auth.guard import require_admin
-from xiaozhi_server.services import Services
+from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.store.audio import get_audio
 
 router = APIRouter(prefix="/api/v2", tags=["audio"], dependencies=[Depends(require_admin)])

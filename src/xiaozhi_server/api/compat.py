@@ -13,8 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from xiaozhi_server.api.deps import get_services
-from xiaozhi_server.services import Services
+from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.sources.envelope import failure, success
 from xiaozhi_server.store import messages as message_queries
 from xiaozhi_server.store import sessions as session_queries

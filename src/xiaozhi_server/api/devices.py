@@ -7,14 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
-from xiaozhi_server.api.deps import get_services
 from xiaozhi_server.api.errors import bad_parameter, not_found
 from xiaozhi_server.api.params import decode_cursor, encode_cursor, page_size, zone_param
 from xiaozhi_server.api.views import device_view, message_view, session_view
 from xiaozhi_server.auth.guard import require_admin
 from xiaozhi_server.domain import ChatType
 from xiaozhi_server.ingest.normalise import normalise_device
-from xiaozhi_server.services import Services
+from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.store import devices as device_queries
 from xiaozhi_server.store import messages as message_queries
 from xiaozhi_server.store import sessions as session_queries

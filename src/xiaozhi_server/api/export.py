@@ -13,14 +13,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from xiaozhi_server.api.deps import get_services
 from xiaozhi_server.api.devices import resolve_device
 from xiaozhi_server.api.errors import bad_parameter
 from xiaozhi_server.api.params import time_param, zone_param
 from xiaozhi_server.api.views import message_view
 from xiaozhi_server.auth.guard import require_admin
 from xiaozhi_server.realtime.bus import jsonable
-from xiaozhi_server.services import Services
+from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.store.messages import messages_after
 
 router = APIRouter(prefix="/api/v2", tags=["export"], dependencies=[Depends(require_admin)])

@@ -7,10 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from xiaozhi_server.api.deps import get_services
 from xiaozhi_server.auth.guard import Principal, require_admin
 from xiaozhi_server.ops.features import effective_features
-from xiaozhi_server.services import Services
+from xiaozhi_server.services import Services, get_services
 
 router = APIRouter(prefix="/api/v2", tags=["operations"])
 

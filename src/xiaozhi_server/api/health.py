@@ -8,10 +8,9 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from xiaozhi_server.api.deps import get_services
 from xiaozhi_server.ops.features import effective_features
 from xiaozhi_server.realtime.bus import jsonable
-from xiaozhi_server.services import Services
+from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.sources.sync import SERVICE as SYNC_SERVICE
 from xiaozhi_server.store import migrate
 from xiaozhi_server.store.sync_state import all_sync_status

@@ -6,13 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
-from xiaozhi_server.api.deps import get_services
 from xiaozhi_server.api.devices import resolve_device
 from xiaozhi_server.api.errors import bad_parameter
 from xiaozhi_server.api.params import page_size, time_param, zone_param
 from xiaozhi_server.api.views import message_view
 from xiaozhi_server.auth.guard import require_admin
-from xiaozhi_server.services import Services
+from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.store.search import search_messages
 
 router = APIRouter(prefix="/api/v2", tags=["search"], dependencies=[Depends(require_admin)])

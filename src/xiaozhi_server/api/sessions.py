@@ -6,13 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
-from xiaozhi_server.api.deps import get_services
 from xiaozhi_server.api.devices import resolve_device, session_after, session_cursor
 from xiaozhi_server.api.errors import not_found
 from xiaozhi_server.api.params import page_size, time_param, zone_param
 from xiaozhi_server.api.views import message_view, session_view
 from xiaozhi_server.auth.guard import require_admin
-from xiaozhi_server.services import Services
+from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.store import messages as message_queries
 from xiaozhi_server.store import sessions as session_queries
 

@@ -7,10 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
-from xiaozhi_server.api.deps import get_services
 from xiaozhi_server.api.errors import ApiError
 from xiaozhi_server.auth.guard import SESSION_COOKIE, SESSION_LIFETIME, Principal, require_admin
-from xiaozhi_server.services import Services
+from xiaozhi_server.services import Services, get_services
 
 router = APIRouter(prefix="/api/v2/auth", tags=["sign-in"])
 

@@ -8,11 +8,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
-from xiaozhi_server.api.deps import get_services
 from xiaozhi_server.api.errors import bad_parameter
 from xiaozhi_server.api.params import time_param, zone_param
 from xiaozhi_server.auth.guard import require_admin
-from xiaozhi_server.services import Services
+from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.store import stats as stat_queries
 
 router = APIRouter(prefix="/api/v2", tags=["statistics"], dependencies=[Depends(require_admin)])

@@ -6,9 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from xiaozhi_server.api.deps import get_services
 from xiaozhi_server.auth.guard import require_admin
-from xiaozhi_server.services import Services
+from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.store.sync_state import all_sync_status
 
 router = APIRouter(prefix="/api/v2", tags=["operations"], dependencies=[Depends(require_admin)])

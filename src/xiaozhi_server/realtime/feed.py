@@ -17,7 +17,6 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from xiaozhi_server.api.deps import get_services
 from xiaozhi_server.auth.guard import Principal
 from xiaozhi_server.ops.metrics import WEBSOCKET_DISCONNECTS
 from xiaozhi_server.realtime.bus import Event
@@ -32,7 +31,7 @@ from xiaozhi_server.realtime.protocol import (
     Unsubscribe,
     parse_command,
 )
-from xiaozhi_server.services import Services
+from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.store.messages import max_message_id, messages_after
 
 CLOSE_AUTH_FAILED = 4401

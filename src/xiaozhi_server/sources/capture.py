@@ -7,9 +7,8 @@ import logging
 
 from fastapi import APIRouter, Request, Response
 
-from xiaozhi_server.api.deps import get_services
 from xiaozhi_server.ops.metrics import REPORTS
-from xiaozhi_server.services import Services
+from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.sources.envelope import failure, success
 from xiaozhi_server.sources.report import ReportError, ReportLimits, parse_report
 
