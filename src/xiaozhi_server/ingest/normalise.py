@@ -28,6 +28,9 @@ _MAC = re.compile(r"^[0-9a-fA-F]{2}([:\-]?)(?:[0-9a-fA-F]{2}\1){4}[0-9a-fA-F]{2}
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 _CHAT_TYPES = {int(kind) for kind in ChatType}
+# C0 controls and DEL carry no text; PostgreSQL cannot even store NUL. Tab and newlines stay.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 R = TypeVar("R")
 
 
@@ -98,7 +101,7 @@ def normalise_message(record: MessageRecord) -> MessageRecord:
         device=_identifier("device", normalise_device(_text("device", record.device)), DEVICE_LEN),
         session_id=_identifier("session_id", record.session_id, SESSION_LEN),
         chat_type=int(record.chat_type),
-        content=record.content,
+        content=strip_controls(record.content),
         created_at=utc_millis("created_at", record.created_at),
         source=_identifier("source", record.source, SOURCE_LEN),
         agent_id=_optional_identifier("agent_id", record.agent_id, AGENT_LEN),
@@ -152,6 +155,11 @@ def normalise_title(record: TitleRecord) -> TitleRecord:
     )
 
 
+def strip_controls(text: str) -> str:
+    """``text`` without control characters other than tab, line feed and carriage return."""
+    return _CONTROLS.sub("", text) if _CONTROLS.search(text) else text
+
+
 def utc_millis(field: str, moment: datetime) -> datetime:
     """``moment`` in UTC, truncated to milliseconds, within years 2000-2099."""
     if not isinstance(moment, datetime) or moment.tzinfo is None:
@@ -177,6 +185,8 @@ def _identifier(field: str, value: object, limit: int) -> str:
         raise InvalidRecord(f"{field}: must not be blank")
     if len(text) > limit:
         raise InvalidRecord(f"{field}: longer than {limit} characters")
+    if _ANY_CONTROL.search(text):
+        raise InvalidRecord(f"{field}: must not contain control characters")
     return text
 
 
@@ -189,7 +199,7 @@ def _optional_identifier(field: str, value: object, limit: int) -> str | None:
 def _optional_text(field: str, value: object, limit: int) -> str | None:
     if value is None:
         return None
-    text = _text(field, value)
+    text = strip_controls(_text(field, value))
     if len(text) > limit:
         raise InvalidRecord(f"{field}: longer than {limit} characters")
     return text

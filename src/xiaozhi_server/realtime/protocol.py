@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from xiaozhi_server.ingest.normalise import normalise_device
 from xiaozhi_server.realtime.bus import Event
+from xiaozhi_server.untrusted_json import JsonTextError, parse_json
 
 EVENT_TYPES = ("chat_update", "session_update", "device_update", "agent_update", "sync_status")
 
@@ -71,9 +71,9 @@ Command = Subscribe | Unsubscribe | Ping | Resume | Auth
 def parse_command(text: str) -> Command:
     """One client message → a command; raise ProtocolError with the reason."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ProtocolError(f"not valid JSON: {exc.msg}") from None
+        data = parse_json(text)
+    except JsonTextError as exc:
+        raise ProtocolError(str(exc)) from None
     if not isinstance(data, dict):
         raise ProtocolError("a message must be a JSON object with a 'type'")
     kind = data.get("type")

@@ -53,6 +53,7 @@ async def _capture(request: Request, services: Services) -> None:
     settings = services.settings
     try:
         _check_secret(request, services)
+        _check_content_type(request)
         limits = ReportLimits(settings.capture.max_content_chars, settings.capture.max_audio_bytes)
         body = await _read_body(request, _body_limit(limits))
         batch = parse_report(body, limits)
@@ -92,6 +93,17 @@ def _check_secret(request: Request, services: Services) -> None:
         raise ReportError("Authorization: Bearer <server.secret> missing or wrong", 401)
 
 
+def _check_content_type(request: Request) -> None:
+    # manager-api reads the body with Jackson: JSON media types only, anything else is 415.
+    given = request.headers.get("content-type", "")
+    media_type = given.partition(";")[0].strip().lower()
+    kind, _, subtype = media_type.partition("/")
+    if media_type == "application/json" or (kind == "application" and subtype.endswith("+json")):
+        return
+    shown = repr(media_type[:80]) if media_type else "missing"
+    raise ReportError(f"Content-Type {shown} is not supported: send application/json", 415)
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
     body = bytearray()
     async for chunk in request.stream():
@@ -107,4 +119,6 @@ def _body_limit(limits: ReportLimits) -> int:
 
 
 def _outcome(error: ReportError) -> str:
-    return {401: "unauthorized", 413: "too_large"}.get(error.status, "invalid")
+    return {401: "unauthorized", 413: "too_large", 415: "unsupported_media_type"}.get(
+        error.status, "invalid"
+    )

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from xiaozhi_server.domain import AudioRecord, Batch, MessageRecord
 from xiaozhi_server.ingest.natural_key import natural_key
-from xiaozhi_server.ingest.normalise import normalise_device
+from xiaozhi_server.ingest.normalise import normalise_device, strip_controls
+from xiaozhi_server.untrusted_json import JsonTextError, parse_json
 
 SOURCE = "report"
 # reportTime below this is seconds (10 digits), at or above it milliseconds (13 digits).
@@ -44,13 +44,13 @@ class ReportLimits:
 def parse_report(body: bytes, limits: ReportLimits, now: datetime | None = None) -> Batch:
     """The records one report body stands for; raise ReportError if it is not acceptable."""
     try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ReportError(f"body: not valid JSON ({exc})") from None
+        data = parse_json(body)
+    except JsonTextError as exc:
+        raise ReportError(f"body: {exc}") from None
     if not isinstance(data, dict):
         raise ReportError("body: must be a JSON object")
     chat_type = _chat_type(data.get("chatType"))
-    content = _required_text(data, "content")
+    content = _required_text(data, "content", cleaned=True)
     if len(content) > limits.max_content_chars:
         raise ReportError(f"content: longer than {limits.max_content_chars} characters", 413)
     audio = _audio(data.get("audioBase64"), limits.max_audio_bytes)
@@ -79,12 +79,19 @@ def _turn_key(message: MessageRecord) -> str:
     )
 
 
-def _required_text(data: dict[str, Any], field: str, limit: int | None = None) -> str:
+def _required_text(
+    data: dict[str, Any], field: str, limit: int | None = None, cleaned: bool = False
+) -> str:
     value = data.get(field)
     if value is None:
         raise ReportError(f"{field}: is required")
     if not isinstance(value, str):
         raise ReportError(f"{field}: must be a string, not {_json_type(value)}")
+    if cleaned:
+        # Control characters are dropped (documented): the rest of the text is the turn.
+        value = strip_controls(value)
+    elif any(ord(char) < 32 or char == "\x7f" for char in value):
+        raise ReportError(f"{field}: must not contain control characters")
     if not value.strip():
         raise ReportError(f"{field}: must not be blank")
     if limit is not None and len(value.strip()) > limit:

@@ -131,6 +131,13 @@ BAD_INPUTS = [
     ("malformed JSON", b'{"macAddress": "x",', 400, "body"),
     ("JSON array", b"[1, 2]", 400, "body"),
     ("not UTF-8", b'{"content": "\xff\xfe"}', 400, "body"),
+    ("JSON nested 100,000 deep", b"[" * 100_000 + b"]" * 100_000, 400, "body"),
+    ("an integer of 4,400 digits", _body(reportTime=0)[:-2] + b"9" * 4400 + b"}", 400, "body"),
+    ("a 4,400-digit integer in any field", b'{"x": ' + b"1" * 4400 + b"}", 400, "body"),
+    ("NaN", _body(reportTime="<nan>").replace(b'"<nan>"', b"NaN"), 400, "body"),
+    ("a control character in macAddress", _body(macAddress="a0:85\x00"), 400, "macAddress"),
+    ("a newline in sessionId", _body(sessionId="s-1\n"), 400, "sessionId"),
+    ("content only of control characters", _body(content="\x00\x07\x1b"), 400, "content"),
 ]
 
 
@@ -177,3 +184,56 @@ async def test_outcomes_are_counted_in_metrics(app: LiveApp) -> None:
         text = (await client.get("/metrics")).text
     assert 'xiaozhi_report_requests_total{outcome="stored"}' in text
     assert 'xiaozhi_report_requests_total{outcome="unauthorized"}' in text
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        None,
+    ],
+    ids=["text", "form", "multipart", "missing"],
+)
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+async def test_a_body_that_is_not_json_by_content_type_gets_415_and_is_not_stored(
+    app: LiveApp, store: Store, content_type: str | None
+) -> None:
+    headers = {"Authorization": f"Bearer {SECRET}"}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    response = await post(app, encoded(report_body()), headers)
+    assert response.status_code == 415
+    assert response.json() == {
+        "code": 415,
+        "msg": response.json()["msg"],
+        "data": None,
+    }
+    assert "application/json" in response.json()["msg"]
+    assert await stored_rows(store) == []
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+async def test_json_with_a_charset_is_accepted(app: LiveApp, store: Store) -> None:
+    headers = report_headers() | {"Content-Type": "application/json; charset=UTF-8"}
+    assert (await post(app, encoded(report_body()), headers)).json()["code"] == 0
+    assert len(await stored_rows(store)) == 1
+
+
+async def test_control_characters_in_content_are_dropped_and_the_text_kept(
+    app: LiveApp, store: Store
+) -> None:
+    body = report_body(content="你好\x00小智\x07!\tline\r\nnext\x7f")
+    assert (await post(app, encoded(body))).json()["code"] == 0
+    [row] = await stored_rows(store)
+    assert row["content"] == "你好小智!\tline\r\nnext"
+
+
+async def test_a_retry_of_a_turn_with_control_characters_is_one_row(
+    app: LiveApp, store: Store
+) -> None:
+    body = report_body(content="天气\x00怎么样")
+    for _ in range(2):
+        assert (await post(app, encoded(body))).json()["code"] == 0
+    assert len(await stored_rows(store)) == 1
