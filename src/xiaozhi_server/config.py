@@ -130,6 +130,20 @@ class NotificationSettings(_Section):
     queue_size: int = Field(1000, ge=1)
     heartbeat_seconds: float = Field(20.0, gt=0)
     redis_url: str | None = Field(None, repr=False)
+    # pages of other origins allowed to open /ws/admin (the hub's own always may)
+    allowed_origins: list[str] = []
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            scheme, _, rest = origin.partition("://")
+            if scheme not in ("http", "https") or not rest or "/" in rest.rstrip("/"):
+                raise ValueError(
+                    f"{origin!r} is not an origin; expected scheme://host[:port] "
+                    "such as https://console.example.com"
+                )
+        return value
 
     @field_validator("redis_url")
     @classmethod
@@ -144,6 +158,9 @@ class AuthSettings(_Section):
     admin_username: str = Field("admin", min_length=1)
     admin_password: SecretStr | None = None
     api_tokens: list[SecretStr] = []
+    # wrong passwords allowed before a name / an address is locked (1 s, doubling to 15 min)
+    failed_sign_ins_per_user: int = Field(5, ge=1, le=1000)
+    failed_sign_ins_per_address: int = Field(20, ge=1, le=100_000)
 
 
 class FeatureSettings(_Section):

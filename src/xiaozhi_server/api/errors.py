@@ -9,13 +9,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from xiaozhi_server.auth.guard import SignInThrottled
+
 _CODES = {
     400: "bad_parameter",
     401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
     413: "too_large",
+    415: "unsupported_media_type",
     416: "range_not_satisfiable",
+    429: "too_many_requests",
     503: "unavailable",
 }
 
@@ -61,6 +65,11 @@ def install_error_handlers(app: FastAPI) -> None:
         parameter = str(first["loc"][-1]) if first.get("loc") else "request"
         message = f"{parameter}: {first['msg']}"
         return JSONResponse(error_body(400, message, parameter), 400)
+
+    @app.exception_handler(SignInThrottled)
+    async def throttled(_: Request, exc: SignInThrottled) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after)}
+        return JSONResponse(error_body(429, str(exc)), 429, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -8,7 +8,13 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from xiaozhi_server.api.errors import ApiError
-from xiaozhi_server.auth.guard import SESSION_COOKIE, SESSION_LIFETIME, Principal, require_admin
+from xiaozhi_server.auth.guard import (
+    SESSION_COOKIE,
+    SESSION_LIFETIME,
+    Principal,
+    client_address,
+    require_admin,
+)
 from xiaozhi_server.services import Services, get_services
 
 router = APIRouter(prefix="/api/v2/auth", tags=["sign-in"])
@@ -23,11 +29,17 @@ class Credentials(BaseModel):
 
 @router.post("/login")
 async def login(
-    credentials: Credentials, response: Response, services: Services = Depends(get_services)
+    credentials: Credentials,
+    request: Request,
+    response: Response,
+    services: Services = Depends(get_services),
 ) -> dict[str, Any]:
-    """Check the password; answer a session token and set it as an HttpOnly cookie."""
+    """Check the password; answer a session token and set it as an HttpOnly cookie.
+
+    Too many wrong passwords for a name or from an address answer 429 with Retry-After.
+    """
     principal = await services.authenticator.check_password(
-        credentials.username, credentials.password
+        credentials.username, credentials.password, client_address(request)
     )
     if principal is None:
         raise ApiError(401, "wrong name or password")

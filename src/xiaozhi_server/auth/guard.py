@@ -6,6 +6,7 @@ a WebSocket) or an admin's name and password (HTTP Basic). Comparisons are const
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -18,7 +19,8 @@ from datetime import UTC, datetime, timedelta
 from fastapi import HTTPException, WebSocketException, status
 from starlette.requests import HTTPConnection
 
-from xiaozhi_server.auth.passwords import verify_password
+from xiaozhi_server.auth.passwords import hash_password, verify_password
+from xiaozhi_server.auth.throttle import SignInThrottle, ThrottlePolicy
 from xiaozhi_server.config import AuthSettings
 from xiaozhi_server.store import admin_sessions, admins
 from xiaozhi_server.store.database import Store
@@ -28,6 +30,15 @@ SESSION_LIFETIME = timedelta(hours=12)
 # scrypt is slow on purpose; a verified password is trusted again for this long.
 _PASSWORD_CACHE_SECONDS = 60.0
 WS_POLICY_VIOLATION = 1008
+WS_TOO_MANY_FAILURES = 4429
+
+
+class SignInThrottled(Exception):
+    """Too many wrong passwords for this name or from this address: wait ``retry_after`` s."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed sign-ins: try again in {retry_after} s")
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +56,14 @@ class Authenticator:
         self._token_digests = [_digest(t.get_secret_value()) for t in settings.api_tokens]
         self._store = store
         self._verified: dict[tuple[str, bytes], float] = {}
+        self._throttle = SignInThrottle(
+            ThrottlePolicy(free_failures=settings.failed_sign_ins_per_user),
+            ThrottlePolicy(free_failures=settings.failed_sign_ins_per_address),
+        )
+        # One hash at a time, in a worker thread: scrypt releases the GIL, so the event loop
+        # keeps serving on the other core while a password is checked.
+        self._hashing = asyncio.Semaphore(1)
+        self._unknown_user_hash: str | None = None
 
     def check_token(self, token: str) -> Principal | None:
         """The principal for an API token, or None if no configured token matches."""
@@ -54,16 +73,41 @@ class Authenticator:
             matched |= hmac.compare_digest(candidate, expected)
         return Principal("api-token", "token") if matched else None
 
-    async def check_password(self, username: str, password: str) -> Principal | None:
-        """The principal for an admin's name and password, or None."""
+    async def check_password(self, username: str, password: str, address: str) -> Principal | None:
+        """The principal for an admin's name and password, or None.
+
+        Raises SignInThrottled, before any hashing, while the name or ``address`` is locked.
+        """
         cache_key = (username, _digest(password))
         if self._verified.get(cache_key, 0.0) > time.monotonic():
             return Principal(username, "user")
-        stored = await admins.password_hash(self._store, username)
-        if stored is None or not verify_password(password, stored):
+        retry_after = self._throttle.retry_after(username, address)
+        if retry_after is not None:
+            raise SignInThrottled(retry_after)
+        if not await self._verify(username, password):
+            self._throttle.failed(username, address)
             return None
-        self._verified[cache_key] = time.monotonic() + _PASSWORD_CACHE_SECONDS
+        self._throttle.succeeded(username)
+        self._remember(cache_key)
         return Principal(username, "user")
+
+    async def _verify(self, username: str, password: str) -> bool:
+        stored = await admins.password_hash(self._store, username)
+        async with self._hashing:
+            if stored is None:
+                # Hash anyway, so that a wrong name takes as long as a wrong password.
+                if self._unknown_user_hash is None:
+                    self._unknown_user_hash = await asyncio.to_thread(
+                        hash_password, secrets.token_urlsafe(16)
+                    )
+                await asyncio.to_thread(verify_password, password, self._unknown_user_hash)
+                return False
+            return await asyncio.to_thread(verify_password, password, stored)
+
+    def _remember(self, cache_key: tuple[str, bytes]) -> None:
+        now = time.monotonic()
+        self._verified = {key: until for key, until in self._verified.items() if until > now}
+        self._verified[cache_key] = now + _PASSWORD_CACHE_SECONDS
 
     async def start_session(self, username: str) -> tuple[str, datetime]:
         """A new console session token for ``username`` and when it expires."""
@@ -94,7 +138,9 @@ class Authenticator:
             return await self.check_bearer(cookie)
         if scheme.lower() == "basic" and credentials:
             username, password = _basic(credentials)
-            return await self.check_password(username, password) if username else None
+            if not username:
+                return None
+            return await self.check_password(username, password, client_address(connection))
         query_token = connection.query_params.get("token")
         if connection.scope["type"] == "websocket" and query_token:
             return await self.check_bearer(query_token)
@@ -104,7 +150,12 @@ class Authenticator:
 async def require_admin(connection: HTTPConnection) -> Principal:
     """FastAPI dependency: the caller's principal, or 401 (HTTP) / close 1008 (WebSocket)."""
     authenticator: Authenticator = connection.app.state.services.authenticator
-    principal = await authenticator.authenticate(connection)
+    try:
+        principal = await authenticator.authenticate(connection)
+    except SignInThrottled as exc:
+        if connection.scope["type"] == "websocket":
+            raise WebSocketException(WS_TOO_MANY_FAILURES, str(exc)) from None
+        raise
     if principal is not None:
         return principal
     if connection.scope["type"] == "websocket":
@@ -115,6 +166,11 @@ async def require_admin(connection: HTTPConnection) -> Principal:
         "or an admin's name and password (HTTP Basic)",
         headers={"WWW-Authenticate": 'Bearer, Basic realm="xiaozhi-server"'},
     )
+
+
+def client_address(connection: HTTPConnection) -> str:
+    """The client's address as uvicorn reports it (behind a trusted proxy: the forwarded one)."""
+    return connection.client.host if connection.client else "unknown"
 
 
 def _digest(value: str) -> bytes:

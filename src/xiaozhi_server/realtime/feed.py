@@ -17,9 +17,16 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from xiaozhi_server.auth.guard import Principal
+from xiaozhi_server.auth.guard import (
+    WS_POLICY_VIOLATION,
+    WS_TOO_MANY_FAILURES,
+    Principal,
+    SignInThrottled,
+    client_address,
+)
 from xiaozhi_server.ops.metrics import WEBSOCKET_DISCONNECTS
 from xiaozhi_server.realtime.bus import Event
+from xiaozhi_server.realtime.origins import origin_allowed
 from xiaozhi_server.realtime.payloads import message_payload
 from xiaozhi_server.realtime.protocol import (
     Auth,
@@ -50,6 +57,14 @@ router = APIRouter()
 async def admin_feed(websocket: WebSocket) -> None:
     """Authenticate, take a place, then stream events until either side leaves."""
     services = get_services(websocket)
+    origin = websocket.headers.get("origin")
+    allowed = services.settings.notification.allowed_origins
+    hosts = [websocket.headers.get(name, "") for name in ("host", "x-forwarded-host")]
+    if not origin_allowed(origin, hosts, allowed):
+        WEBSOCKET_DISCONNECTS.labels("origin_refused").inc()
+        # Closing before accepting answers the handshake with 403.
+        await websocket.close(WS_POLICY_VIOLATION, "origin not allowed")
+        return
     await websocket.accept()
     principal = await _authenticate(websocket, services)
     if principal is None:
@@ -68,9 +83,14 @@ async def admin_feed(websocket: WebSocket) -> None:
 
 async def _authenticate(websocket: WebSocket, services: Services) -> Principal | None:
     authenticator = services.authenticator
-    principal = await authenticator.authenticate(websocket)
-    if principal is None and "token" not in websocket.query_params:
-        principal = await _first_message_auth(websocket, services)
+    try:
+        principal = await authenticator.authenticate(websocket)
+        if principal is None and "token" not in websocket.query_params:
+            principal = await _first_message_auth(websocket, services)
+    except SignInThrottled as exc:
+        WEBSOCKET_DISCONNECTS.labels("auth_throttled").inc()
+        await websocket.close(WS_TOO_MANY_FAILURES, str(exc))
+        return None
     if principal is None:
         WEBSOCKET_DISCONNECTS.labels("auth_failed").inc()
         await websocket.close(
@@ -92,7 +112,9 @@ async def _first_message_auth(websocket: WebSocket, services: Services) -> Princ
     if command.token:
         return await services.authenticator.check_bearer(command.token)
     if command.username and command.password:
-        return await services.authenticator.check_password(command.username, command.password)
+        return await services.authenticator.check_password(
+            command.username, command.password, client_address(websocket)
+        )
     return None
 
 
