@@ -30,6 +30,7 @@ from xiaozhi_server.api import (
 from xiaozhi_server.api.compat import compat_router
 from xiaozhi_server.api.disabled import disabled_router
 from xiaozhi_server.api.errors import install_error_handlers
+from xiaozhi_server.api.security_headers import SecurityHeadersMiddleware
 from xiaozhi_server.auth.admins import ensure_admin
 from xiaozhi_server.config import Settings
 from xiaozhi_server.ops.http_metrics import LatencyMiddleware
@@ -56,6 +57,7 @@ def create_app(settings: Settings, background: Sequence[BackgroundTask] = ()) ->
     install_error_handlers(app)
     app.add_middleware(LatencyMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     _mount_routes(app, settings)
     return app
 

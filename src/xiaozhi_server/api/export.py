@@ -40,6 +40,7 @@ CSV_COLUMNS = [
     "audio_id",
     "source",
 ]
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 SPEAKERS = {1: "用户 User", 2: "助手 Agent", 3: "工具 Tool"}
 
 
@@ -103,8 +104,15 @@ async def _csv(pages: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[str]
         writer = csv.writer(buffer)
         for row in rows:
             view = jsonable(message_view(row))
-            writer.writerow([view[column] for column in CSV_COLUMNS])
+            writer.writerow([spreadsheet_safe(view[column]) for column in CSV_COLUMNS])
         yield buffer.getvalue()
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a leading ' before = + - @ tab or CR (OWASP)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 async def _transcript(

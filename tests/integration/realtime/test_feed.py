@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Origin
 
 from tests.support.core_client import SECRET, encoded, report_body, report_headers
 from tests.support.feed_client import collect, connect, feed_url, next_of
@@ -208,3 +209,24 @@ async def test_a_types_filter_passes_only_those_event_types(app: LiveApp) -> Non
         kinds = {m["type"] for m in [await next_of(feed, "device_update")]}
         assert await collect(feed, "chat_update") == []
     assert kinds == {"device_update"}
+
+
+async def test_a_page_of_another_origin_cannot_open_the_feed(app: LiveApp) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(feed_url(app.base_url), origin=Origin("https://evil.example")):
+            pass
+    assert refused.value.response.status_code == 403
+
+
+async def test_the_console_page_of_the_hub_opens_the_feed(app: LiveApp) -> None:
+    own = Origin(app.base_url)
+    async with connect(feed_url(app.base_url), origin=own) as feed:
+        assert (await next_of(feed, "welcome"))["type"] == "welcome"
+
+
+async def test_an_origin_on_the_allow_list_opens_the_feed(store_url: str) -> None:
+    settings = feed_settings(store_url, allowed_origins=["https://wall.example.org"])
+    with serving(settings) as live:
+        origin = Origin("https://wall.example.org")
+        async with connect(feed_url(live.base_url), origin=origin) as feed:
+            assert (await next_of(feed, "welcome"))["type"] == "welcome"
