@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from xiaozhi_server.domain import AudioRecord, Batch, MessageRecord
@@ -21,6 +21,7 @@ from xiaozhi_server.untrusted_json import JsonTextError, parse_json
 SOURCE = "report"
 # reportTime below this is seconds (10 digits), at or above it milliseconds (13 digits).
 _MILLIS_FROM = 100_000_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
@@ -120,13 +121,11 @@ def _report_time(value: Any, now: datetime) -> datetime:
         raise ReportError(
             f"reportTime: must be an integer (epoch ms or s), not {_json_type(value)}"
         )
+    millis = value if abs(value) >= _MILLIS_FROM else value * 1000
     try:
-        moment = (
-            datetime.fromtimestamp(value / 1000, UTC)
-            if abs(value) >= _MILLIS_FROM
-            else datetime.fromtimestamp(value, UTC)
-        )
-    except (OverflowError, OSError, ValueError):
+        # Integer arithmetic: the turn's millisecond is part of its natural key.
+        moment = _EPOCH + timedelta(milliseconds=millis)
+    except OverflowError:
         moment = _LATEST
     if not _EARLIEST <= moment < _LATEST:
         raise ReportError(f"reportTime: {value} is outside 2000-2099 (epoch ms or s)")
