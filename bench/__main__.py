@@ -4,6 +4,7 @@ from bench import (
     binlog_freshness,
     delivery_latency,
     ingest_throughput,
+    password_storm,
     read_api,
     report_throughput,
     sync_throughput,
@@ -11,6 +12,7 @@ from bench import (
 
 ingest_throughput.main()
 report_throughput.main()
+password_storm.main()
 delivery_latency.main()
 read_api.main()
 sync_throughput.main()
