@@ -98,7 +98,7 @@ def doctor(config: ConfigOption = None) -> None:
     """Check settings, store, upstream database, manager-api and Redis, in that order."""
     settings = _settings(config, None, None)
     results = asyncio.run(run_checks(settings))
-    marks = {"pass": "ok  ", "fail": "FAIL", "skip": "skip"}
+    marks = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
     for result in results:
         typer.echo(
             f"[{marks[result.state]}] {result.name}"
