@@ -29,7 +29,7 @@ COMPOSE_SNIPPET = """  services:
   networks:
     xiaozhi-upstream:
       external: true
-      name: xiaozhi-esp32-server_default   # the upstream's network: see `docker network ls`"""
+      name: xiaozhi-server_default   # the upstream's network: see `docker network ls`"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +166,7 @@ async def _resolves(host: str) -> str:
             f"the name {host!r} does not resolve: "
             "this host is not on the upstream's Docker network",
             "run xiaozhi-server in a container on that network. Find its name with "
-            "`docker network ls` (usually xiaozhi-esp32-server_default), "
+            "`docker network ls` (usually xiaozhi-server_default), "
             "then in your compose file:\n"
             + COMPOSE_SNIPPET
             + "\n    or set esp32_server.db.host to an address this host can reach.",
