@@ -15,8 +15,9 @@ from pydantic import SecretStr
 
 from xiaozhi_server.app import BackgroundTask, create_app, server_config
 from xiaozhi_server.auth.passwords import new_password
-from xiaozhi_server.config import ConfigError, Settings, load_settings
+from xiaozhi_server.config import ConfigError, Settings, read_settings
 from xiaozhi_server.ops.backup import export_archive, import_archive
+from xiaozhi_server.ops.config_view import effective_yaml
 from xiaozhi_server.ops.doctor import run_checks
 from xiaozhi_server.ops.logs import configure_logging
 from xiaozhi_server.services import Services
@@ -31,6 +32,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Manage the store's schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+config_app = typer.Typer(help="Inspect the settings.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="Settings file (YAML).", show_default=False)
@@ -95,7 +98,7 @@ def doctor(config: ConfigOption = None) -> None:
     """Check settings, store, upstream database, manager-api and Redis, in that order."""
     settings = _settings(config, None, None)
     results = asyncio.run(run_checks(settings))
-    marks = {"pass": "ok  ", "fail": "FAIL", "skip": "skip"}
+    marks = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
     for result in results:
         typer.echo(
             f"[{marks[result.state]}] {result.name}"
@@ -182,12 +185,20 @@ def db_history() -> None:
         typer.echo(line)
 
 
+@config_app.command("show")
+def config_show(config: ConfigOption = None) -> None:
+    """Print the effective settings (file + environment) as YAML, every secret masked."""
+    typer.echo(effective_yaml(_settings(config, None, None)), nl=False)
+
+
 def _settings(config: Path | None, host: str | None, port: int | None) -> Settings:
     try:
-        settings = load_settings(config)
+        settings, warnings = read_settings(config)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if host is not None:
         settings.server.host = host
     if port is not None:

@@ -2,21 +2,37 @@
 
 Where the file comes from: ``--config PATH``, else ``$XIAOZHI_CONFIG``, else
 ``./config/xiaozhi-server.yaml`` if it exists, else built-in defaults.
-Every section forbids unknown keys so that a typo is an error, not a silent default.
+Every section forbids unknown keys so that a typo is an error, not a silent default; keys
+of older versions are carried forward first, with a warning (config_migrations.py).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import zoneinfo
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from xiaozhi_server.config_migrations import (
+    MigrationError,
+    migrate_environment,
+    migrate_file,
+    retired_hint,
+)
 
 DEFAULT_CONFIG_PATH = Path("config/xiaozhi-server.yaml")
 DEFAULT_STORAGE_URL = "sqlite+aiosqlite:///./data/xiaozhi-server.db"
@@ -30,7 +46,8 @@ _ASYNC_DRIVERS = {
     "postgres": "postgresql+asyncpg",
 }
 _SUPPORTED_DRIVERS = {"sqlite+aiosqlite", "mysql+asyncmy", "postgresql+asyncpg"}
-_SECRET_KEYS = {"password", "report_secret", "api_tokens", "admin_password", "url", "redis_url"}
+# Keys whose values are never shown (any key ending in "url" has its password masked).
+SECRET_KEYS = {"password", "report_secret", "api_tokens", "admin_password", "url", "redis_url"}
 
 
 class ConfigError(Exception):
@@ -201,7 +218,21 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment overrides the file, which arrives as init arguments.
-        return (env_settings, init_settings)
+        return (_CurrentEnvNames(settings_cls, env_settings), init_settings)
+
+
+class _CurrentEnvNames(PydanticBaseSettingsSource):
+    """The ``XIAOZHI_…`` overrides with older names carried forward (warnings: read_settings)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._env = env
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._env.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        return migrate_environment(self._env())[0]
 
 
 def normalise_storage_url(value: str) -> str:
@@ -235,14 +266,32 @@ def resolve_config_path(explicit: Path | None) -> Path | None:
 
 
 def load_settings(path: Path | None = None) -> Settings:
-    """Read settings from the resolved file and the environment; raise ConfigError if wrong."""
+    """Read settings from the resolved file and the environment; raise ConfigError if wrong.
+
+    Older keys are accepted with a warning logged for each (see read_settings).
+    """
+    settings, warnings = read_settings(path)
+    for warning in warnings:
+        logging.getLogger(__name__).warning("%s", warning)
+    return settings
+
+
+def read_settings(path: Path | None = None) -> tuple[Settings, list[str]]:
+    """The settings and one line per deprecated key used; raise ConfigError if wrong."""
     source = resolve_config_path(path)
     data = _read_yaml(source) if source is not None else {}
+    warnings: list[str] = []
     try:
-        return Settings(**data)
+        data, warnings = migrate_file(data, str(source or "settings"))
+        warnings += migrate_environment(EnvSettingsSource(Settings)())[1]
+        return Settings(**data), warnings
+    except MigrationError as exc:
+        raise ConfigError(str(exc)) from None
     except ValidationError as exc:
         where = f"in {source}" if source is not None else "in the environment"
-        raise ConfigError(_describe(exc, where)) from None
+        # an error under a key's new name makes sense only with the note that it moved
+        notes = "".join(f"\n  note: {warning}" for warning in warnings)
+        raise ConfigError(_describe(exc, where) + notes) from None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -270,7 +319,9 @@ def _describe(exc: ValidationError, where: str) -> str:
         path = ".".join(str(part) for part in error["loc"])
         value = _shown_value(error["loc"], error.get("input"))
         if error["type"] == "extra_forbidden":
-            lines.append(f"  {path}: unknown key (value {value}); {_known_keys(error['loc'])}")
+            hint = retired_hint(tuple(str(part) for part in error["loc"]))
+            known = hint or _known_keys(error["loc"])
+            lines.append(f"  {path}: unknown key (value {value}); {known}")
             continue
         message = str(error["msg"]).removeprefix("Value error, ")
         lines.append(f"  {path} = {value}: {message}")
@@ -279,18 +330,31 @@ def _describe(exc: ValidationError, where: str) -> str:
 
 def _shown_value(loc: tuple[int | str, ...], value: object) -> str:
     if loc and str(loc[-1]).endswith("url") and isinstance(value, str):
-        return repr(_without_password(value))
-    if any(str(part) in _SECRET_KEYS for part in loc):
+        return repr(mask_url(value))
+    if any(str(part) in SECRET_KEYS for part in loc):
         return "<hidden>"
     return repr(value)
 
 
-def _without_password(url: str) -> str:
-    """``url`` with any password replaced by ***, or <hidden> if it cannot be parsed."""
+def mask_url(url: str) -> str:
+    """``url`` with any password (user info or a ``password`` parameter) replaced by ***.
+
+    A URL that cannot be parsed but may hold credentials is shown as <hidden>.
+    """
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
+        parts = urlsplit(url)
+        has_password = parts.password is not None
+        query = parse_qsl(parts.query, keep_blank_values=True)
+    except ValueError:
         return "<hidden>" if "@" in url else url
+    # Replaced in place: rebuilding would turn sqlite:///x into sqlite:/x.
+    if has_password:
+        userinfo, _, host = parts.netloc.rpartition("@")
+        url = url.replace(f"//{parts.netloc}", f"//{userinfo.partition(':')[0]}:***@{host}", 1)
+    if any(name.lower() == "password" for name, _ in query):
+        masked = [(name, "***" if name.lower() == "password" else value) for name, value in query]
+        url = url.replace(f"?{parts.query}", "?" + urlencode(masked, safe="*"), 1)
+    return url
 
 
 def _known_keys(loc: tuple[int | str, ...]) -> str:

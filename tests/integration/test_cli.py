@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from tests.support.servers import free_port, stop, wait_for_port
 from xiaozhi_server.store import migrate
@@ -114,3 +115,47 @@ def _wait_for_live_messages(database: Path, timeout: float = 60) -> int:
             return int(count)
         time.sleep(0.5)
     return 0
+
+
+def test_config_show_prints_the_effective_settings_without_any_secret(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    secrets = {
+        "XIAOZHI_STORAGE__URL": "mysql://hub:pw-store-1@db:3306/hub",
+        "XIAOZHI_NOTIFICATION__REDIS_URL": "redis://:pw-redis-2@cache:6379/0",
+        "XIAOZHI_ESP32_SERVER__DB__PASSWORD": "pw-upstream-3",
+        "XIAOZHI_AUTH__REPORT_SECRET": "pw-report-4",
+        "XIAOZHI_AUTH__ADMIN_PASSWORD": "pw-admin-5",
+        "XIAOZHI_AUTH__API_TOKENS": '["pw-token-6"]',
+    }
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(
+        "esp32_server:\n  api_url: http://ops:pw-api-7@web:8002/xiaozhi\n", encoding="utf-8"
+    )
+    result = cli("config", "show", "--config", str(settings), env=env | secrets, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "pw-" not in result.stdout + result.stderr
+    shown = yaml.safe_load(result.stdout)
+    assert shown["config_version"] == 2
+    assert shown["storage"]["url"] == "mysql+asyncmy://hub:***@db:3306/hub"
+    assert shown["esp32_server"]["manager_api_url"] == "http://ops:***@web:8002/xiaozhi"
+    assert shown["auth"]["api_tokens"] == ["***"]
+
+
+def test_config_show_reports_each_deprecated_key_on_one_stderr_line(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(
+        "esp32_server:\n  websocket_url: ws://core:8000/xiaozhi/v1/\n"
+        "notification:\n  websocket_port: 8005\n",
+        encoding="utf-8",
+    )
+    result = cli("config", "show", "--config", str(settings), env=env, cwd=tmp_path)
+    assert result.returncode == 0
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("warning: ")
+    assert "esp32_server.websocket_url is deprecated and ignored" in lines[0]
+    assert "use server.port" in lines[1]
+    assert "websocket_port" not in result.stdout

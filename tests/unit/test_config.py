@@ -11,30 +11,12 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from xiaozhi_server.config import DEFAULT_STORAGE_URL, ConfigError, Settings, load_settings
+from tests.support.settings_files import config_error, write_settings
+from xiaozhi_server.config import DEFAULT_STORAGE_URL, Settings, load_settings, mask_url
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "xiaozhi-server.example.yaml"
 
-
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("XIAOZHI_CONFIG", raising=False)
-    for name in list(__import__("os").environ):
-        if name.startswith("XIAOZHI_"):
-            monkeypatch.delenv(name)
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "settings.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def error_of(path: Path) -> str:
-    with pytest.raises(ConfigError) as caught:
-        load_settings(path)
-    return str(caught.value)
+pytestmark = pytest.mark.usefixtures("clean_environment")
 
 
 def test_without_a_file_the_defaults_serve_sqlite_on_port_8004() -> None:
@@ -47,14 +29,14 @@ def test_without_a_file_the_defaults_serve_sqlite_on_port_8004() -> None:
 
 def test_a_file_given_by_path_is_read(tmp_path: Path) -> None:
     settings = load_settings(
-        write(tmp_path, "server:\n  port: 9000\nsync_service:\n  interval: 0.5\n")
+        write_settings(tmp_path, "server:\n  port: 9000\nsync_service:\n  interval: 0.5\n")
     )
     assert settings.server.port == 9000
     assert settings.sync_service.interval == 0.5
 
 
 def test_xiaozhi_config_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XIAOZHI_CONFIG", str(write(tmp_path, "server:\n  port: 9001\n")))
+    monkeypatch.setenv("XIAOZHI_CONFIG", str(write_settings(tmp_path, "server:\n  port: 9001\n")))
     assert load_settings().server.port == 9001
 
 
@@ -65,7 +47,7 @@ def test_config_dir_file_is_found_in_the_working_directory(tmp_path: Path) -> No
 
 
 def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = write(tmp_path, "storage:\n  url: sqlite:///one.db\n  auto_migrate: false\n")
+    path = write_settings(tmp_path, "storage:\n  url: sqlite:///one.db\n  auto_migrate: false\n")
     monkeypatch.setenv("XIAOZHI_STORAGE__URL", "mysql://hub:pw@db:3306/hub")
     monkeypatch.setenv("XIAOZHI_ESP32_SERVER__DB__PORT", "3307")
     settings = load_settings(path)
@@ -75,36 +57,36 @@ def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_an_unknown_key_is_named_with_the_keys_that_exist(tmp_path: Path) -> None:
-    message = error_of(write(tmp_path, "storage:\n  ulr: sqlite:///x.db\n"))
+    message = config_error(write_settings(tmp_path, "storage:\n  ulr: sqlite:///x.db\n"))
     assert "storage.ulr: unknown key" in message
     assert "expected one of: auto_migrate, url" in message
 
 
 def test_a_wrong_type_names_the_key_the_value_and_what_is_expected(tmp_path: Path) -> None:
-    message = error_of(write(tmp_path, "server:\n  port: eighty\n"))
+    message = config_error(write_settings(tmp_path, "server:\n  port: eighty\n"))
     assert "server.port = 'eighty'" in message
     assert "valid integer" in message
 
 
 def test_a_bad_storage_url_says_what_urls_look_like(tmp_path: Path) -> None:
-    message = error_of(write(tmp_path, "storage:\n  url: oracle://x/y\n"))
+    message = config_error(write_settings(tmp_path, "storage:\n  url: oracle://x/y\n"))
     assert "storage.url" in message
     assert "sqlite+aiosqlite:///" in message
 
 
 def test_a_bad_time_zone_is_refused(tmp_path: Path) -> None:
-    assert "IANA time zone" in error_of(
-        write(tmp_path, "esp32_server:\n  db_timezone: Mars/Base\n")
+    assert "IANA time zone" in config_error(
+        write_settings(tmp_path, "esp32_server:\n  db_timezone: Mars/Base\n")
     )
 
 
 def test_unreadable_yaml_reports_the_line(tmp_path: Path) -> None:
-    message = error_of(write(tmp_path, "server:\n  port: [8004\n"))
+    message = config_error(write_settings(tmp_path, "server:\n  port: [8004\n"))
     assert "not valid YAML at line" in message
 
 
 def test_a_missing_file_is_reported(tmp_path: Path) -> None:
-    assert "cannot read settings file" in error_of(tmp_path / "nope.yaml")
+    assert "cannot read settings file" in config_error(tmp_path / "nope.yaml")
 
 
 def test_secrets_never_appear_in_repr_or_errors(tmp_path: Path) -> None:
@@ -113,14 +95,14 @@ def test_secrets_never_appear_in_repr_or_errors(tmp_path: Path) -> None:
         "esp32_server:\n  db:\n    password: hunter2\n"
         "auth:\n  report_secret: hunter2\n  api_tokens: [hunter2]\n  admin_password: hunter2\n"
     )
-    assert "hunter2" not in repr(load_settings(write(tmp_path, text)))
+    assert "hunter2" not in repr(load_settings(write_settings(tmp_path, text)))
     broken = text + "  bogus: 1\nserver:\n  port: 99999\n"
     broken = broken.replace("password: hunter2\n", "password: [hunter2]\n")
-    assert "hunter2" not in error_of(write(tmp_path, broken))
+    assert "hunter2" not in config_error(write_settings(tmp_path, broken))
 
 
 def test_the_cli_reports_a_wrong_file_without_a_traceback(tmp_path: Path) -> None:
-    path = write(tmp_path, "server:\n  port: -1\n")
+    path = write_settings(tmp_path, "server:\n  port: -1\n")
     result = subprocess.run(
         [sys.executable, "-m", "xiaozhi_server", "serve", "--config", str(path)],
         capture_output=True,
@@ -154,7 +136,9 @@ def _yaml_keys(data: dict[str, Any], prefix: str = "") -> set[str]:
 
 
 def test_the_example_file_documents_every_key_and_loads() -> None:
-    assert _yaml_keys(yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))) == _keys(Settings)
+    example = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    assert example.pop("config_version") == 2
+    assert _yaml_keys(example) == _keys(Settings)
     load_settings(EXAMPLE)
 
 
@@ -166,6 +150,24 @@ def test_every_key_line_in_the_example_has_a_comment() -> None:
 
 
 def test_a_bad_url_is_shown_with_its_password_masked(tmp_path: Path) -> None:
-    message = error_of(write(tmp_path, "storage:\n  url: oracle://hub:hunter2@db/hub\n"))
+    message = config_error(
+        write_settings(tmp_path, "storage:\n  url: oracle://hub:hunter2@db/hub\n")
+    )
     assert "oracle://hub:***@db/hub" in message
     assert "hunter2" not in message
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("mysql+asyncmy://hub:hunter2@db:3306/hub", "mysql+asyncmy://hub:***@db:3306/hub"),
+        ("redis://:hunter2@cache:6379/0", "redis://:***@cache:6379/0"),
+        (
+            "unix:///run/redis.sock?password=hunter2&db=1",
+            "unix:///run/redis.sock?password=***&db=1",
+        ),
+        ("sqlite+aiosqlite:///./data/hub.db", "sqlite+aiosqlite:///./data/hub.db"),
+    ],
+)
+def test_a_password_inside_any_url_is_masked_and_the_rest_kept(url: str, shown: str) -> None:
+    assert mask_url(url) == shown

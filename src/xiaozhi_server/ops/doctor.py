@@ -1,7 +1,8 @@
 """``xiaozhi-server doctor``: every link from this process to the upstream, checked in order.
 
-Each check passes, fails with the cause and the fix in words a person can act on, or is
-skipped because an earlier one failed or it is not configured.
+Each check passes, fails with the cause and the fix in words a person can act on, warns
+(a setup that runs but will not do what a real deployment needs), or is skipped because an
+earlier one failed or it is not configured.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 import httpx
 import redis.asyncio as redis
 
-from xiaozhi_server.config import Settings
+from xiaozhi_server.config import Settings, mask_url
+from xiaozhi_server.ops.features import effective_features
 from xiaozhi_server.sources.binlog_checks import BinlogUnavailable, check_binlog
 from xiaozhi_server.sources.upstream_db import TABLES, UpstreamDatabase
 from xiaozhi_server.sources.upstream_errors import describe
@@ -27,12 +29,12 @@ COMPOSE_SNIPPET = """  services:
   networks:
     xiaozhi-upstream:
       external: true
-      name: xiaozhi-esp32-server_default   # the upstream's network: see `docker network ls`"""
+      name: xiaozhi-server_default   # the upstream's network: see `docker network ls`"""
 
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    """One check's outcome: ``pass``, ``fail`` or ``skip``."""
+    """One check's outcome: ``pass``, ``warn``, ``fail`` or ``skip``."""
 
     name: str
     state: str
@@ -54,6 +56,7 @@ Check = tuple[str, Callable[[], Awaitable[str]]]
 async def run_checks(settings: Settings) -> list[Result]:
     """Every check in order; the upstream ones stop at the first failure."""
     results = [await _run("settings valid", _ok("settings loaded"))]
+    results.append(_capture_without_tap(settings))
     results.append(await _run("store reachable and migrated", lambda: _store(settings)))
     results += await _chain(_upstream_checks(settings))
     if settings.esp32_server.manager_api_url:
@@ -67,6 +70,26 @@ async def run_checks(settings: Settings) -> list[Result]:
     else:
         results.append(Result("Redis reachable", "skip", "notification.redis_url is not set"))
     return results
+
+
+def _capture_without_tap(settings: Settings) -> Result:
+    """A core pointed at a hub that only captures cannot start: it loads its configuration
+    from manager-api.url (POST /config/server-base, …) before it reports anything."""
+    name = "a real core can use this hub as its manager-api"
+    features = effective_features(settings)
+    if not features["capture"].enabled:
+        return Result(name, "skip", "features.capture is off")
+    if features["tap"].enabled and (url := settings.esp32_server.manager_api_url):
+        return Result(name, "pass", f"tap forwards to {mask_url(url)}")
+    return Result(
+        name,
+        "warn",
+        f"capture is on but tap is off ({features['tap'].reason}): a real core whose "
+        "manager-api.url points here cannot load its configuration and fails at start"
+        "\n    fix: set esp32_server.manager_api_url to the real manager-api, e.g. "
+        "http://xiaozhi-esp32-server-web:8002/xiaozhi, and keep features.tap on (capture "
+        "alone suits only tools that post reports)",
+    )
 
 
 def _ok(detail: str) -> Callable[[], Awaitable[str]]:
@@ -143,7 +166,7 @@ async def _resolves(host: str) -> str:
             f"the name {host!r} does not resolve: "
             "this host is not on the upstream's Docker network",
             "run xiaozhi-server in a container on that network. Find its name with "
-            "`docker network ls` (usually xiaozhi-esp32-server_default), "
+            "`docker network ls` (usually xiaozhi-server_default), "
             "then in your compose file:\n"
             + COMPOSE_SNIPPET
             + "\n    or set esp32_server.db.host to an address this host can reach.",
@@ -227,7 +250,7 @@ async def _manager_api(settings: Settings) -> str:
             response = await client.get(url + "/")
     except httpx.HTTPError as exc:
         raise Failed(
-            f"cannot reach manager-api at {url}: {type(exc).__name__}",
+            f"cannot reach manager-api at {mask_url(url)}: {type(exc).__name__}",
             "check esp32_server.manager_api_url (http://xiaozhi-esp32-server-web:8002/xiaozhi "
             "on the upstream's network)",
         ) from None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.manager_api import manager_api_stand_in
 from tests.support.servers import free_port
 from tests.support.upstream import Upstream
 
@@ -89,5 +90,29 @@ def test_binlog_mode_needs_the_binary_log_on(env: dict[str, str], tmp_path: Path
     assert result.returncode == 1
     assert (
         "[FAIL] binlog is ROW and the user may replicate: the upstream's binary log is off"
+        in result.stdout
+    )
+
+
+def test_capture_without_tap_warns_that_a_real_core_cannot_start_and_names_the_fix(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    result = doctor(env, tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert (
+        "[WARN] a real core can use this hub as its manager-api: capture is on but tap is off "
+        "(esp32_server.manager_api_url is not set)" in result.stdout
+    )
+    assert "fix: set esp32_server.manager_api_url to the real manager-api" in result.stdout
+
+
+def test_with_tap_to_manager_api_a_real_core_is_served(env: dict[str, str], tmp_path: Path) -> None:
+    with manager_api_stand_in() as manager_api:
+        env["XIAOZHI_ESP32_SERVER__MANAGER_API_URL"] = manager_api.url
+        result = doctor(env, tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "[WARN]" not in result.stdout
+    assert (
+        f"[ok  ] a real core can use this hub as its manager-api: tap forwards to {manager_api.url}"
         in result.stdout
     )

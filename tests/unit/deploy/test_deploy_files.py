@@ -10,8 +10,12 @@ import yaml
 from prometheus_client import REGISTRY
 
 import xiaozhi_server.ops.metrics  # noqa: F401  (registers every metric)
+from xiaozhi_server.ops.doctor import COMPOSE_SNIPPET
 
-DEPLOY = Path(__file__).parents[3] / "deploy"
+ROOT = Path(__file__).parents[3]
+DEPLOY = ROOT / "deploy"
+# Both documented upstream installs run compose from a folder named xiaozhi-server.
+UPSTREAM_NETWORK = "xiaozhi-server_default"
 IP_ADDRESS = re.compile(r"\b(?!127\.0\.0\.1\b|0\.0\.0\.0\b)\d{1,3}(?:\.\d{1,3}){3}\b")
 
 
@@ -25,7 +29,24 @@ def test_the_service_joins_the_upstream_network_as_external() -> None:
     assert "upstream" in data["services"]["xiaozhi-server"]["networks"]
     network = data["networks"]["upstream"]
     assert network["external"] is True
-    assert network["name"] == "${XIAOZHI_UPSTREAM_NETWORK:-xiaozhi-esp32-server_default}"
+    assert network["name"] == "${XIAOZHI_UPSTREAM_NETWORK:-" + UPSTREAM_NETWORK + "}"
+
+
+def test_doctor_suggests_the_network_the_compose_file_joins() -> None:
+    snippet = yaml.safe_load(COMPOSE_SNIPPET)
+    assert snippet["networks"]["xiaozhi-upstream"]["name"] == UPSTREAM_NETWORK
+
+
+def test_no_file_names_the_network_after_the_upstream_repository() -> None:
+    # The network is named for the folder compose runs in, never for the repository.
+    files = [
+        ROOT / "README.md",
+        *(ROOT / "docs").glob("*.md"),
+        *(p for p in DEPLOY.rglob("*") if p.is_file()),
+    ]
+    files += (ROOT / "src" / "xiaozhi_server").rglob("*.py")
+    for path in files:
+        assert "xiaozhi-esp32-server_default" not in path.read_text(encoding="utf-8"), path
 
 
 def test_the_upstream_is_reached_by_container_name_never_by_ip() -> None:
