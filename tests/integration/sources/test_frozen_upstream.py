@@ -8,6 +8,7 @@ The server is this module's own: freezing one that other tests share would stall
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
@@ -107,6 +108,20 @@ async def synced(app: LiveApp) -> bool:
     return (await sync_row(app)).get("sync_status") == "success"
 
 
+async def settled(app: LiveApp, mode: str) -> None:
+    """Wait until the sync works as it will go on: two successes of ``mode`` written apart
+    (two passes; in binlog mode the end of the snapshot, then the stream's first commit)."""
+    seen: set[str] = set()
+
+    async def again() -> bool:
+        row = await sync_row(app)
+        if row.get("sync_status") == "success" and json.loads(row["cursor"])["mode"] == mode:
+            seen.add(row["last_sync_time"])
+        return len(seen) >= 2
+
+    await until(again, "the sync settling")
+
+
 async def stalled(app: LiveApp) -> dict[str, Any] | None:
     row = await sync_row(app)
     return row if row.get("sync_status") == "failed" else None
@@ -153,7 +168,7 @@ async def test_a_frozen_upstream_is_reported_degraded_with_the_stall(
 ) -> None:
     await upstream.executemany(INSERT_MESSAGE, turns("before", 3))
     with serving(hub_settings(tmp_path, upstream, mode)) as app:
-        await until(lambda: synced(app), "the first sync")
+        await settled(app, mode)
         with caplog.at_level(logging.WARNING), frozen(own_server):
             row = await until(lambda: stalled(app), "the stall reported in sync_status")
             ready = await readiness(app)
@@ -177,7 +192,7 @@ async def test_after_a_freeze_the_sync_recovers_and_rows_arrive_once(
     await upstream.executemany(INSERT_MESSAGE, turns("before", 3))
     settings = hub_settings(tmp_path, upstream, mode)
     with serving(settings) as app:
-        await until(lambda: synced(app), "the first sync")
+        await settled(app, mode)
         with frozen(own_server):
             await until(lambda: stalled(app), "the stall reported in sync_status")
             # an insert sent meanwhile: it waits on the frozen server and commits after it
