@@ -88,7 +88,7 @@ class Esp32ServerSettings(_Section):
     db: UpstreamDbSettings = Field(default_factory=UpstreamDbSettings)
     db_timezone: str = "Asia/Shanghai"
     timeout: float = Field(30.0, gt=0)
-    # an upstream query silent this long is a stalled path: the connection is dropped
+    # the longest an upstream query may run (a long scan); a stall is sync_service.stall_timeout
     query_timeout: float = Field(300.0, gt=0)
     max_retries: int = Field(3, ge=0)
     max_connections: int = Field(100, ge=1)
@@ -139,6 +139,9 @@ class SyncServiceSettings(_Section):
     # replicas) and how often an idle upstream must prove the stream is alive
     binlog_server_id: int = Field(7_400_001, ge=1, le=2**32 - 1)
     binlog_heartbeat_seconds: float = Field(5.0, ge=0.5, le=3600)
+    # an upstream silent this long (a connection not completed, a query with no reply while
+    # a probe on a second connection gets none either) is stalled: a failure, not a wait
+    stall_timeout: float = Field(10.0, gt=0, le=3600)
 
 
 class NotificationSettings(_Section):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -69,6 +70,7 @@ class MariaDB:
     password: str
     socket_path: Path
     client: str
+    pid: int
 
     def url(self, database: str, driver: str = "mysql+asyncmy") -> str:
         """A SQLAlchemy URL for ``database`` on this server."""
@@ -148,7 +150,7 @@ def running_mariadb(base: Path, *options: str) -> Iterator[MariaDB]:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port, process)
-        server = MariaDB(port, "xiaozhi_test", secrets.token_urlsafe(12), sock, client)
+        server = MariaDB(port, "xiaozhi_test", secrets.token_urlsafe(12), sock, client, process.pid)
         server.sql(
             f"CREATE USER '{server.user}'@'127.0.0.1' IDENTIFIED BY '{server.password}';"
             f"GRANT ALL PRIVILEGES ON *.* TO '{server.user}'@'127.0.0.1' WITH GRANT OPTION;"
@@ -156,6 +158,17 @@ def running_mariadb(base: Path, *options: str) -> Iterator[MariaDB]:
         yield server
     finally:
         stop(process)
+
+
+@contextmanager
+def frozen(server: MariaDB) -> Iterator[None]:
+    """``server`` stopped by SIGSTOP for the block, as a hung host looks: its connections
+    stay open and accept bytes, nothing answers. Always resumed (SIGCONT) after."""
+    os.kill(server.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
 
 
 @contextmanager

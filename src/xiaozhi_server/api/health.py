@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -25,8 +25,10 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(services: Services = Depends(get_services)) -> JSONResponse:
-    """Ready when the store answers and is migrated; lists each component's state."""
+async def readyz(request: Request, services: Services = Depends(get_services)) -> JSONResponse:
+    """Ready when the store answers and is migrated; lists each component's state. The
+    states are public (probes send no credentials); the details (errors naming hosts and
+    ports, revisions, times) only go to an admin."""
     components: dict[str, dict[str, Any]] = {"store": await _store_state(services)}
     components["events"] = _events_state(services)
     if (
@@ -42,6 +44,8 @@ async def readyz(services: Services = Depends(get_services)) -> JSONResponse:
         if "degraded" in states
         else "ready"
     )
+    if await services.authenticator.authenticate(request) is None:
+        components = {name: {"state": c["state"]} for name, c in components.items()}
     body = {"status": status, "components": components}
     # Degraded still serves everything the store holds: load balancers keep sending traffic.
     return JSONResponse(body, status_code=503 if status == "unavailable" else 200)

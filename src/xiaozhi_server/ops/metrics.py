@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from prometheus_client import Counter, Gauge, Histogram
 
 REPORTS = Counter(
@@ -42,7 +45,10 @@ SYNC_LAST_SUCCESS = Gauge(
     ["source"],
 )
 SYNC_LAG = Gauge(
-    "xiaozhi_sync_lag_seconds", "Seconds since a source last completed a pass.", ["source"]
+    "xiaozhi_sync_lag_seconds",
+    "Seconds the store may be behind the upstream: since the start of the last completed poll "
+    "pass, or the last binlog transaction or heartbeat applied (computed at scrape time).",
+    ["source"],
 )
 SYNC_ROWS = Counter(
     "xiaozhi_sync_rows", "Rows a source wrote, by kind (new, updated, deleted).", ["source", "kind"]
@@ -54,3 +60,10 @@ HTTP_LATENCY = Histogram(
     ["route", "method", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+
+def measure_lag(source: str, current_as_of: Callable[[], float]) -> None:
+    """Compute ``source``'s lag at every scrape from ``current_as_of()`` (the Unix time up
+    to which the store holds the upstream's changes), so that it grows while nothing
+    completes, whatever the reason: a stalled upstream produces no event to update it."""
+    SYNC_LAG.labels(source).set_function(lambda: max(0.0, time.time() - current_as_of()))

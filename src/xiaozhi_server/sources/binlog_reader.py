@@ -89,6 +89,7 @@ class Chunk:
     changes: list[RowChange] = field(default_factory=list)
     end: BinlogPosition | None = None
     committed_at: int | None = None  # epoch seconds of the last event, from the binlog
+    caught_up_at: float | None = None  # epoch seconds of a heartbeat: nothing was left to send
     altered: set[str] = field(default_factory=set)  # followed tables changed by DDL
 
 
@@ -128,6 +129,13 @@ class BinlogReader:
 
     def _timeout(self) -> float:
         return 3 * self._settings.sync_service.binlog_heartbeat_seconds
+
+    def _silence(self) -> str:
+        return (
+            f"stalled with no reply, event or heartbeat for {self._timeout():g}s "
+            "(3 x sync_service.binlog_heartbeat_seconds): the upstream is frozen or the path "
+            "stalled; resuming from the stored position"
+        )
 
     def _run(self) -> None:
         try:
@@ -180,6 +188,12 @@ class BinlogReader:
     def _next_event(self, stream: Any) -> Any:
         try:
             return stream.fetchone()
+        except pymysql.OperationalError as exc:
+            # a read that timed out while (re)opening the stream or asking the server about a
+            # table: no error came, the server went silent
+            if isinstance(exc.__context__, TimeoutError):
+                raise StreamLost(f"the binlog connection {self._silence()}") from exc
+            raise
         except _UNDECODABLE as exc:
             where = BinlogPosition(stream.log_file, stream.log_pos)
             raise PositionUnusable(
@@ -193,7 +207,7 @@ class BinlogReader:
             settings["database"] = settings.pop("db")
             return pymysql.connect(**settings)
         if self._stream_socket is not None or self._stop.is_set():
-            raise StreamLost("the binlog connection dropped or missed its heartbeats; resuming")
+            raise StreamLost(f"the binlog connection dropped, or {self._silence()}")
         address = (settings["host"], settings["port"])
         self._stream_socket = socket.create_connection(address, settings["connect_timeout"])
         self._stream_socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -209,7 +223,9 @@ class BinlogReader:
         elif isinstance(event, QueryEvent):
             self._query(event, stream)
         elif isinstance(event, HeartbeatLogEvent):
-            self._hand_over_pending()  # an idle upstream: the stream is alive and caught up
+            # an idle upstream: the stream is alive and caught up
+            self._pending.caught_up_at = time.time()
+            self._hand_over_pending()
 
     def _add_rows(self, event: Any) -> None:
         if isinstance(event, WriteRowsEvent):

@@ -27,7 +27,7 @@ import pymysql
 from xiaozhi_server.config import Settings
 from xiaozhi_server.domain import Batch, Checkpoint
 from xiaozhi_server.ingest.pipeline import Ingestor, IngestResult
-from xiaozhi_server.ops.metrics import SYNC_LAG, SYNC_LAST_SUCCESS, SYNC_ROWS
+from xiaozhi_server.ops.metrics import SYNC_LAST_SUCCESS, SYNC_ROWS
 from xiaozhi_server.realtime.bus import Event
 from xiaozhi_server.sources.binlog_checks import BinlogUnavailable, check_binlog
 from xiaozhi_server.sources.binlog_reader import (
@@ -75,7 +75,9 @@ class BinlogFollower:
         self._zone = zoneinfo.ZoneInfo(settings.esp32_server.db_timezone)
         self._ingestor = ingestor
         self._store = store
-        self._upstream = upstream or UpstreamDatabase(settings.esp32_server)
+        self._upstream = upstream or UpstreamDatabase(
+            settings.esp32_server, self._sync.stall_timeout
+        )
         self.poller = Syncer(settings, ingestor, store, self._upstream, publish)
         self._columns = ColumnNames(self._upstream)
         self._failures = 0
@@ -90,6 +92,7 @@ class BinlogFollower:
     async def run_forever(self) -> None:
         """Follow the binlog for ever; reconnect with backoff; poll instead if it cannot be
         followed and ``fallback_to_poll`` is on."""
+        await self.poller.measure_lag()
         while True:
             try:
                 await check_binlog(self._upstream)
@@ -184,8 +187,17 @@ class BinlogFollower:
             await self._apply_batch(batch, before)
         await self._apply_batch(converted.batches[-1], cursor)
         self._failures = 0
-        if ends and ends[-1].committed_at:
-            SYNC_LAG.labels(SERVICE).set(max(0.0, time.time() - ends[-1].committed_at))
+        self._caught_up(chunks)
+
+    def _caught_up(self, chunks: list[Chunk]) -> None:
+        """Move the time the store is current to (the lag is measured from it): the last
+        applied transaction's binlog timestamp, or a heartbeat's arrival (the stream was idle
+        and had sent everything)."""
+        marks = [c.caught_up_at or (c.committed_at if c.end else None) for c in chunks]
+        known = [mark for mark in marks if mark]
+        if known:
+            latest = min(time.time(), max(known))  # an upstream clock ahead of ours
+            self.poller.current_as_of = max(self.poller.current_as_of, latest)
 
     def _advance(self, cursor: dict[str, Any], chunk: Chunk) -> None:
         assert chunk.end is not None

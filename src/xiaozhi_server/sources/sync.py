@@ -35,10 +35,10 @@ from xiaozhi_server.domain import AudioRecord, Batch, Checkpoint, Deletion, Mess
 from xiaozhi_server.ingest.pipeline import Ingestor, IngestResult
 from xiaozhi_server.ops.metrics import (
     SYNC_FAILURES,
-    SYNC_LAG,
     SYNC_LAST_SUCCESS,
     SYNC_ROWS,
     UPSTREAM_CALLS,
+    measure_lag,
 )
 from xiaozhi_server.realtime.bus import Event
 from xiaozhi_server.sources import upstream_rows
@@ -126,9 +126,14 @@ class Syncer:
         self._zone = zoneinfo.ZoneInfo(settings.esp32_server.db_timezone)
         self._ingestor = ingestor
         self._store = store
-        self._upstream = upstream or UpstreamDatabase(settings.esp32_server)
+        self._upstream = upstream or UpstreamDatabase(
+            settings.esp32_server, self._sync.stall_timeout
+        )
         self._publish = publish
-        self.last_success = 0.0  # epoch seconds of the last success (lag is measured from it)
+        self.last_success = 0.0  # epoch seconds of the last success
+        # epoch seconds up to which the store holds the upstream's changes (lag is measured
+        # from it): the start of the last completed pass, or (binlog) the last transaction
+        self.current_as_of = 0.0
         # (id → updated_at) of rows already applied inside the overlap window: re-read by
         # every pass while the window covers them, but applied once (memory only: after a
         # restart the window is applied once more, which is harmless).
@@ -144,7 +149,7 @@ class Syncer:
         self, reconcile: bool | None = None, progress: Progress | None = None
     ) -> PassSummary:
         """One full pass: metadata, new rows, gaps, changes, titles and (when due) deletes."""
-        started = time.monotonic()
+        started, started_at = time.monotonic(), time.time()
         cursor = await read_cursor(self._store, SERVICE)
         summary = PassSummary()
         await self._metadata(cursor, summary)
@@ -164,8 +169,8 @@ class Syncer:
         await self._commit(Batch(), cursor, summary, completed=True)
         UPSTREAM_CALLS.labels("upstream_db", "success").inc()
         self.last_success = time.time()
+        self.current_as_of = max(self.current_as_of, started_at)
         SYNC_LAST_SUCCESS.labels(SERVICE).set(self.last_success)
-        SYNC_LAG.labels(SERVICE).set(0)
         for kind in ("new", "updated", "deleted"):
             SYNC_ROWS.labels(SERVICE, kind).inc(getattr(summary, kind))
         await self.announce()
@@ -173,10 +178,13 @@ class Syncer:
 
     async def run_forever(self) -> None:
         """Pass after pass every ``sync_service.interval``; back off (with jitter) on failure."""
+        await self.measure_lag()
         failures = 0
         while True:
             try:
                 await self.run_pass()
+                if failures:
+                    log.info("sync recovered after %d failed passes", failures)
                 failures = 0
                 delay = self._sync.interval
             except asyncio.CancelledError:
@@ -193,21 +201,38 @@ class Syncer:
         log.warning("sync failed (%d in a row): %s", failures, message)
         UPSTREAM_CALLS.labels("upstream_db", "failure").inc()
         SYNC_FAILURES.labels(SERVICE).inc()
-        if self.last_success:
-            SYNC_LAG.labels(SERVICE).set(time.time() - self.last_success)
         try:
             await record_failure(self._store, SERVICE, message)
             await self.announce()
         except Exception:
             log.exception("could not record the sync failure")
 
+    async def measure_lag(self) -> None:
+        """Report ``xiaozhi_sync_lag_seconds`` from now on, computed at each scrape. Until a
+        pass of this process completes, it counts from the stored last success (or from now,
+        before the first one ever)."""
+        if not self.current_as_of:
+            self.current_as_of = time.time()
+            try:
+                row = await self._status_row()
+            except Exception:
+                log.exception("could not read the last sync success")
+                row = None
+            if row is not None and row["last_success_at"] is not None:
+                self.current_as_of = row["last_success_at"].timestamp()
+        measure_lag(SERVICE, lambda: self.current_as_of)
+
+    async def _status_row(self) -> dict[str, Any] | None:
+        rows = await all_sync_status(self._store)
+        return next((row for row in rows if row["service_name"] == SERVICE), None)
+
     async def announce(self) -> None:
         """Publish this source's sync_status row to the feed."""
         if self._publish is None:
             return
-        for row in await all_sync_status(self._store):
-            if row["service_name"] == SERVICE:
-                self._publish(Event("sync_status", row))
+        row = await self._status_row()
+        if row is not None:
+            self._publish(Event("sync_status", row))
 
     async def _commit(
         self, batch: Batch, cursor: dict[str, Any], summary: PassSummary, completed: bool = False

@@ -8,15 +8,14 @@ with its reason instead of failing the whole page.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import asyncmy
 
-from xiaozhi_server.config import Esp32ServerSettings
-from xiaozhi_server.sources.upstream_errors import UpstreamProblem
+from xiaozhi_server.config import Esp32ServerSettings, SyncServiceSettings
+from xiaozhi_server.sources.upstream_connection import UpstreamConnection
 
 _MESSAGE_COLUMNS = (
     "id, mac_address, agent_id, session_id, chat_type, CAST(content AS BINARY) AS content,"
@@ -51,49 +50,19 @@ TABLES = {
 
 
 class UpstreamDatabase:
-    """One connection to the upstream database, opened on first use."""
+    """One connection to the upstream database, opened on first use; a frozen server or a
+    stalled path is reported within ``stall_timeout`` (see ``upstream_connection``)."""
 
-    def __init__(self, settings: Esp32ServerSettings) -> None:
-        self._settings = settings
-        self._connection: Any = None
+    def __init__(self, settings: Esp32ServerSettings, stall_timeout: float | None = None) -> None:
+        stall = SyncServiceSettings().stall_timeout if stall_timeout is None else stall_timeout
+        self._connection = UpstreamConnection(settings, stall)
 
     async def close(self) -> None:
         """Close the connection, if open."""
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        self._connection.close()
 
     async def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        if self._connection is None:
-            db = self._settings.db
-            self._connection = await asyncmy.connect(
-                host=db.host,
-                port=db.port,
-                user=db.user,
-                password=db.password.get_secret_value(),
-                database=db.database,
-                charset="utf8mb4",
-                autocommit=True,
-                connect_timeout=int(self._settings.timeout),
-            )
-        try:
-            return await asyncio.wait_for(self._query(sql, args), self._settings.query_timeout)
-        except TimeoutError:
-            await self.close()
-            db = self._settings.db
-            raise UpstreamProblem(
-                f"the upstream MySQL at {db.host}:{db.port} did not answer a query within "
-                f"{self._settings.query_timeout:g}s (esp32_server.query_timeout): "
-                "a stalled network path? The connection is opened again"
-            ) from None
-        except Exception:
-            await self.close()  # a broken connection is reopened on the next call
-            raise
-
-    async def _query(self, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
-        async with self._connection.cursor(asyncmy.cursors.DictCursor) as cursor:
-            await cursor.execute(sql, tuple(args))
-            return list(await cursor.fetchall())
+        return await self._connection.rows(sql, args)
 
     async def ping(self) -> None:
         """Connect (if needed) and run a trivial query: proves the login, reads no table."""

@@ -107,7 +107,7 @@ def test_an_unreachable_upstream_leaves_the_hub_ready_but_degraded(tmp_path: Pat
     with serving(settings) as app:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            response = httpx.get(f"{app.base_url}/readyz")
+            response = httpx.get(f"{app.base_url}/readyz", headers=AUTH)
             if response.json()["status"] == "degraded":
                 break
             time.sleep(0.2)

@@ -14,6 +14,7 @@ from tests.support.servers import free_port
 from xiaozhi_server.config import Settings
 
 pytestmark = pytest.mark.parametrize("store_url", ["mariadb"], indirect=True)
+ADMIN = {"Authorization": "Bearer test-token"}
 
 
 def instance_settings(store_url: str, redis_url: str) -> Settings:
@@ -68,7 +69,7 @@ async def test_without_redis_readyz_reports_events_degraded(store_url: str) -> N
     with serving(instance_settings(store_url, f"redis://127.0.0.1:{free_port()}/0")) as app:
         await asyncio.sleep(0.5)
         async with httpx.AsyncClient() as client:
-            body = (await client.get(f"{app.base_url}/readyz")).json()
+            body = (await client.get(f"{app.base_url}/readyz", headers=ADMIN)).json()
     assert body["status"] == "degraded"  # still serving: local clients get their events
     assert body["components"]["events"]["state"] == "degraded"
     assert "Connection" in body["components"]["events"]["error"]
