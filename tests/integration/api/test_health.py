@@ -105,3 +105,18 @@ def test_readyz_shows_an_admin_the_errors_with_their_addresses(
     assert f"127.0.0.1:{upstream_port}" in components["upstream"]["error"]
     assert str(redis_port) in components["events"]["error"]
     assert components["store"]["revision"] == migrate.head_revision()
+
+
+def test_readyz_answers_a_locked_caller_with_the_states_not_429(tmp_path: object) -> None:
+    settings = Settings.model_validate(
+        {
+            "storage": {"url": f"sqlite+aiosqlite:///{tmp_path}/locked.db"},
+            "auth": {"admin_password": "pw", "failed_sign_ins_per_user": 1},
+        }
+    )
+    with serving(settings) as app:
+        for _ in range(3):
+            httpx.get(f"{app.base_url}/api/v2/devices", auth=("admin", "guess"))
+        response = httpx.get(f"{app.base_url}/readyz", auth=("admin", "guess"))
+    assert response.status_code == 200
+    assert response.json()["components"]["store"] == {"state": "ready"}
