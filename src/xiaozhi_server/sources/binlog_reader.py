@@ -20,6 +20,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import math
 import re
 import socket
 import struct
@@ -153,7 +154,7 @@ class BinlogReader:
                 "user": db.user,
                 "password": db.password.get_secret_value(),
                 "charset": "utf8mb4",
-                "connect_timeout": int(self._settings.esp32_server.timeout),
+                "connect_timeout": max(1, math.ceil(self._settings.esp32_server.timeout)),
                 "read_timeout": self._timeout(),
             },
             server_id=self._settings.sync_service.binlog_server_id,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -86,7 +87,7 @@ class UpstreamConnection:
             database=db.database,
             charset="utf8mb4",
             autocommit=True,
-            connect_timeout=int(self._settings.timeout),
+            connect_timeout=max(1, math.ceil(self._settings.timeout)),  # asyncmy refuses 0
         )
 
     async def _watch(self, query: asyncio.Future[Rows]) -> Rows:
