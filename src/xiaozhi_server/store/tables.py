@@ -154,3 +154,19 @@ admin_sessions = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     **MYSQL_OPTIONS,
 )
+
+# Append-only from the API's point of view: who did what to personal data, when, from where.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False, index=True),
+    Column("actor", String(64), nullable=False),
+    Column("actor_kind", String(16), nullable=False),
+    Column("address", String(64), nullable=True),
+    Column("action", String(32), nullable=False),
+    Column("target", String(255), nullable=True),
+    Column("detail", Text, nullable=True),
+    Index(None, "action", "at"),
+    **MYSQL_OPTIONS,
+)

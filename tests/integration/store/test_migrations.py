@@ -23,6 +23,7 @@ HUB_TABLES = {
     "sync_status",
     "admin_users",
     "admin_sessions",
+    "audit_log",
 }
 
 
