@@ -5,6 +5,7 @@ from bench import (
     delivery_latency,
     ingest_throughput,
     read_api,
+    report_soak,
     report_throughput,
     sync_throughput,
 )
@@ -15,3 +16,4 @@ delivery_latency.main()
 read_api.main()
 sync_throughput.main()
 binlog_freshness.main()
+report_soak.main([])  # last: five minutes

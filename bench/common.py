@@ -6,6 +6,7 @@ import json
 import os
 import platform
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 
@@ -30,3 +31,23 @@ def percentile(values: list[float], pct: float) -> float:
         return float("nan")
     rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
     return ordered[rank]
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) a running process has used, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_memory(pid: int, field: str = "VmRSS") -> int:
+    """A memory figure of a running process from /proc, in bytes (0 once it has exited).
+
+    ``VmRSS`` is its resident set now, ``VmHWM`` the peak since its exec.
+    """
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
