@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -33,10 +34,18 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[rank]
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """CPU time (user and system) a running process has used, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def process_cpu(pid: int) -> tuple[float, float]:
+    """Seconds a running process's threads have spent on a CPU, and waiting for one
+    (runnable while every CPU was busy: on a shared machine, the others' share).
+
+    Read from /proc/<pid>/task/*/schedstat; threads that have exited are not counted.
+    """
+    ran = waited = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # the thread exited meanwhile
+            fields = (task / "schedstat").read_text().split()
+            ran, waited = ran + int(fields[0]), waited + int(fields[1])
+    return ran / 1e9, waited / 1e9
 
 
 def process_memory(pid: int, field: str = "VmRSS") -> int:
