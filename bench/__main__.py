@@ -6,6 +6,7 @@ from bench import (
     ingest_throughput,
     password_storm,
     read_api,
+    report_soak,
     report_throughput,
     sync_throughput,
 )
@@ -17,3 +18,4 @@ delivery_latency.main()
 read_api.main()
 sync_throughput.main()
 binlog_freshness.main()
+report_soak.main([])  # last: five minutes

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 
@@ -30,3 +32,31 @@ def percentile(values: list[float], pct: float) -> float:
         return float("nan")
     rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
     return ordered[rank]
+
+
+def process_cpu(pid: int) -> tuple[float, float]:
+    """Seconds a running process's threads have spent on a CPU, and waiting for one
+    (runnable while every CPU was busy: on a shared machine, the others' share).
+
+    Read from /proc/<pid>/task/*/schedstat; threads that have exited are not counted.
+    """
+    ran = waited = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # the thread exited meanwhile
+            fields = (task / "schedstat").read_text().split()
+            ran, waited = ran + int(fields[0]), waited + int(fields[1])
+    return ran / 1e9, waited / 1e9
+
+
+def process_memory(pid: int, field: str = "VmRSS") -> int:
+    """A memory figure of a running process from /proc, in bytes (0 once it has exited).
+
+    ``VmRSS`` is its resident set now, ``VmHWM`` the peak since its exec.
+    """
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0

@@ -29,7 +29,7 @@ from tests.support.servers import MariaDB, running_mariadb
 from tests.support.upstream import DDL, INSERT_MESSAGE
 from websockets.asyncio.client import connect
 
-from bench.common import percentile, report
+from bench.common import percentile, process_memory, report
 from bench.ingest_throughput import measure_raw
 from bench.read_api import upstream_connection
 from bench.server import TOKEN, running_server
@@ -136,22 +136,12 @@ def sync_process(env: dict[str, str], scratch: Path) -> tuple[float, int]:
     )
     peak = 0
     while process.poll() is None:
-        peak = max(peak, _high_water_mark(process.pid))
+        peak = max(peak, process_memory(process.pid, "VmHWM"))
         time.sleep(0.2)
     elapsed = time.perf_counter() - started
     if process.returncode != 0:
         raise RuntimeError("sync --once failed")
     return elapsed, peak
-
-
-def _high_water_mark(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 async def settled(base_url: str) -> None:
