@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from tests.support.seed import seed
 from tests.support.servers import free_port
 from xiaozhi_server.app import BackgroundTask, create_app, server_config
 from xiaozhi_server.config import Settings
@@ -40,3 +42,18 @@ def serving(settings: Settings, background: tuple[BackgroundTask, ...] = ()) -> 
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+SEEDED_TOKEN = "test-token"
+
+
+@contextmanager
+def serving_seeded(url: str) -> Iterator[LiveApp]:
+    """The app on the store at ``url`` after seeding it, with the API token SEEDED_TOKEN
+    and the admin password ``pw``."""
+    asyncio.run(seed(url))
+    settings = Settings.model_validate(
+        {"storage": {"url": url}, "auth": {"api_tokens": [SEEDED_TOKEN], "admin_password": "pw"}}
+    )
+    with serving(settings) as app:
+        yield app
