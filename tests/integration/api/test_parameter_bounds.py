@@ -192,3 +192,10 @@ def test_unknown_time_zones_are_400s(api: httpx.Client, tz: str) -> None:
 def test_like_wildcards_in_filters_are_literal(api: httpx.Client) -> None:
     assert api.get("/api/v2/devices", params={"q": "%"}).json()["items"] == []
     assert api.get("/api/v2/sessions", params={"q": "_"}).json()["items"] == []
+
+
+def test_malformed_json_to_sign_in_is_a_400_naming_the_body(api: httpx.Client) -> None:
+    response = api.post(
+        "/api/v2/auth/login", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert_bad_parameter(response, "body")
