@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 
@@ -48,12 +49,11 @@ SEEDED_TOKEN = "test-token"
 
 
 @contextmanager
-def serving_seeded(url: str) -> Iterator[LiveApp]:
-    """The app on the store at ``url`` after seeding it, with the API token SEEDED_TOKEN
-    and the admin password ``pw``."""
+def serving_seeded(url: str, auth: dict[str, Any] | None = None) -> Iterator[LiveApp]:
+    """The app on the store at ``url`` after seeding it, with the API token SEEDED_TOKEN,
+    the admin password ``pw`` and any other ``auth`` settings."""
     asyncio.run(seed(url))
-    settings = Settings.model_validate(
-        {"storage": {"url": url}, "auth": {"api_tokens": [SEEDED_TOKEN], "admin_password": "pw"}}
-    )
+    auth_settings = {"api_tokens": [SEEDED_TOKEN], "admin_password": "pw"} | (auth or {})
+    settings = Settings.model_validate({"storage": {"url": url}, "auth": auth_settings})
     with serving(settings) as app:
         yield app
