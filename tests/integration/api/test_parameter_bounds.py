@@ -199,3 +199,12 @@ def test_malformed_json_to_sign_in_is_a_400_naming_the_body(api: httpx.Client) -
         "/api/v2/auth/login", content=b"{not json", headers={"Content-Type": "application/json"}
     )
     assert_bad_parameter(response, "body")
+
+
+@pytest.mark.parametrize("page", [0, 10_000_001, HUGE])
+def test_manager_api_session_pages_out_of_bounds_are_400s_in_its_envelope(
+    api: httpx.Client, page: int
+) -> None:
+    response = api.get("/xiaozhi/agent/agent-zh/sessions", params={"page": page})
+    assert (response.status_code, response.json()["code"]) == (400, 400)
+    assert response.json()["msg"].startswith("page must be 1 to 10000000")
