@@ -28,6 +28,7 @@ from xiaozhi_server.api import (
     sync_status,
 )
 from xiaozhi_server.api.compat import compat_router
+from xiaozhi_server.api.contract import install_openapi
 from xiaozhi_server.api.disabled import disabled_router
 from xiaozhi_server.api.errors import install_error_handlers
 from xiaozhi_server.api.security_headers import SecurityHeadersMiddleware
@@ -55,6 +56,7 @@ def create_app(settings: Settings, background: Sequence[BackgroundTask] = ()) ->
         lifespan=_lifespan(settings, background),
     )
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(LatencyMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 
+from tests.support.seed import seed
 from tests.support.servers import free_port
 from xiaozhi_server.app import BackgroundTask, create_app, server_config
 from xiaozhi_server.config import Settings
@@ -40,3 +43,17 @@ def serving(settings: Settings, background: tuple[BackgroundTask, ...] = ()) -> 
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+SEEDED_TOKEN = "test-token"
+
+
+@contextmanager
+def serving_seeded(url: str, auth: dict[str, Any] | None = None) -> Iterator[LiveApp]:
+    """The app on the store at ``url`` after seeding it, with the API token SEEDED_TOKEN,
+    the admin password ``pw`` and any other ``auth`` settings."""
+    asyncio.run(seed(url))
+    auth_settings = {"api_tokens": [SEEDED_TOKEN], "admin_password": "pw"} | (auth or {})
+    settings = Settings.model_validate({"storage": {"url": url}, "auth": auth_settings})
+    with serving(settings) as app:
+        yield app

@@ -3,23 +3,56 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Header, Path, Response
 
+from xiaozhi_server.api.contract import ADMIN, ADMIN_ERRORS, errors
 from xiaozhi_server.api.errors import ApiError, not_found
-from xiaozhi_server.auth.guard import require_admin
+from xiaozhi_server.api.params import AudioPath
 from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.store.audio import get_audio
 
-router = APIRouter(prefix="/api/v2", tags=["audio"], dependencies=[Depends(require_admin)])
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+router = APIRouter(prefix="/api/v2", tags=["audio"], dependencies=ADMIN, responses=ADMIN_ERRORS)
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
+_WAV = {"audio/wav": {"schema": {"type": "string", "format": "binary"}}}
+_CACHING = {
+    "Accept-Ranges": {"description": "bytes", "schema": {"type": "string"}},
+    "Cache-Control": {"description": "private, max-age=86400", "schema": {"type": "string"}},
+}
+_SLICE = {
+    "Content-Range": {
+        "description": "bytes START-END/SIZE",
+        "schema": {"type": "string"},
+        "required": True,
+    }
+}
 
 
-@router.get("/audio/{audio_id}")
+@router.get(
+    "/audio/{audio_id}",
+    response_class=Response,
+    responses={
+        200: {"description": "The whole recording.", "content": _WAV, "headers": _CACHING},
+        206: {
+            "description": "The requested byte range.",
+            "content": _WAV,
+            "headers": _CACHING | _SLICE,
+        },
+        **errors(400, 404, 416, not_found="No recording with this id."),
+    },
+)
 async def audio(
-    audio_id: str,
+    audio_id: Annotated[AudioPath, Path(description="audio id")],
     services: Services = Depends(get_services),
-    range_: str | None = Header(None, alias="range"),
+    range_: Annotated[
+        str | None,
+        Header(
+            alias="range",
+            max_length=100,
+            description="bytes=START-END, bytes=START- or bytes=-LAST_N; anything else is 416",
+        ),
+    ] = None,
 ) -> Response:
     """The WAV (``audio/wav``); a ``Range: bytes=a-b`` request gets 206 with that slice."""
     row = await get_audio(services.store, audio_id)

@@ -13,10 +13,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from xiaozhi_server.api.params import MAX_OFFSET, MAX_PAGE
 from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.sources.envelope import failure, success
 from xiaozhi_server.store import messages as message_queries
 from xiaozhi_server.store import sessions as session_queries
+
+# Keeps the row offset within what every database takes, whatever the page size.
+_LAST_PAGE = MAX_OFFSET // MAX_PAGE
 
 
 def compat_router(prefix: str) -> APIRouter:
@@ -35,8 +39,8 @@ def compat_router(prefix: str) -> APIRouter:
             page_number, size = int(page), int(limit)
         except ValueError:
             return failure(400, "page and limit must be integers")
-        if page_number < 1 or not 1 <= size <= 100:
-            return failure(400, "page must be >= 1 and limit between 1 and 100")
+        if not 1 <= page_number <= _LAST_PAGE or not 1 <= size <= MAX_PAGE:
+            return failure(400, f"page must be 1 to {_LAST_PAGE} and limit between 1 and 100")
         rows = await session_queries.agent_sessions_page(
             services.store, agentId, size, (page_number - 1) * size
         )

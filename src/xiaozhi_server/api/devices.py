@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
+from xiaozhi_server.api.contract import ADMIN, ADMIN_ERRORS, errors
 from xiaozhi_server.api.errors import bad_parameter, not_found
-from xiaozhi_server.api.params import decode_cursor, encode_cursor, page_size, zone_param
+from xiaozhi_server.api.params import (
+    MAX_OFFSET,
+    AgentRef,
+    ContainsText,
+    Cursor,
+    DevicePath,
+    Zone,
+    decode_cursor,
+    encode_cursor,
+    page_limit,
+)
+from xiaozhi_server.api.schemas import ChatHistory, DeviceList
 from xiaozhi_server.api.views import device_view, message_view, session_view
-from xiaozhi_server.auth.guard import require_admin
 from xiaozhi_server.domain import ChatType
 from xiaozhi_server.ingest.normalise import normalise_device
 from xiaozhi_server.services import Services, get_services
@@ -19,31 +30,34 @@ from xiaozhi_server.store import messages as message_queries
 from xiaozhi_server.store import sessions as session_queries
 from xiaozhi_server.store.sync_state import all_sync_status
 
-router = APIRouter(prefix="/api/v2", tags=["devices"], dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/api/v2", tags=["devices"], dependencies=ADMIN, responses=ADMIN_ERRORS)
 MESSAGES_PER_SESSION = 200
 
 
-@router.get("/devices")
+@router.get(
+    "/devices",
+    response_model=DeviceList,
+    response_model_exclude_unset=True,
+    responses=errors(400),
+)
 async def list_devices(
     services: Services = Depends(get_services),
-    agent: str | None = None,
-    q: str | None = Query(None, description="alias or MAC contains"),
-    state: str | None = Query(None, description="online, idle or offline"),
-    sort: str = Query("last_seen", description="last_seen, alias, messages, sessions or mac"),
-    limit: int | None = None,
-    offset: int = Query(0, ge=0),
+    agent: Annotated[AgentRef | None, Query(description="agent id")] = None,
+    q: Annotated[ContainsText | None, Query(description="alias or MAC contains")] = None,
+    state: Annotated[
+        Literal["online", "idle", "offline"] | None,
+        Query(description="online (last 5 minutes), idle (last 24 hours) or offline"),
+    ] = None,
+    sort: Literal["last_seen", "alias", "messages", "sessions", "mac"] = "last_seen",
+    limit: Annotated[int, page_limit("devices")] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="devices to skip")] = 0,
 ) -> dict[str, Any]:
     """Every device with alias, board, firmware, agent, last seen, counts and state."""
-    if sort not in device_queries.SORTS:
-        raise bad_parameter("sort", "expected one of " + ", ".join(device_queries.SORTS))
-    if state not in (None, "online", "idle", "offline"):
-        raise bad_parameter("state", "expected online, idle or offline")
-    size = page_size(limit, default=100)
-    rows, total = await device_queries.list_devices(services.store, sort, size, offset, agent, q)
+    rows, total = await device_queries.list_devices(services.store, sort, limit, offset, agent, q)
     items = [device_view(row) for row in rows]
     if state:
         items = [item for item in items if item["state"] == state]
-    return {"items": items, "total": total, "limit": size, "offset": offset}
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
 async def resolve_device(services: Services, device_id: str) -> dict[str, Any]:
@@ -56,29 +70,32 @@ async def resolve_device(services: Services, device_id: str) -> dict[str, Any]:
     return row
 
 
-@router.get("/chat-history/{device_id}")
+@router.get(
+    "/chat-history/{device_id}",
+    response_model=ChatHistory,
+    response_model_exclude_unset=True,
+    responses=errors(400, 404, not_found="No device with this MAC or upstream id."),
+)
 async def device_chat_history(
-    device_id: str,
+    device_id: Annotated[DevicePath, Path(description="MAC (any spelling) or upstream device id")],
     services: Services = Depends(get_services),
-    limit: int | None = Query(None, description="sessions per page (default 10)"),
-    cursor: str | None = None,
-    tz: str | None = None,
+    limit: Annotated[int, page_limit("sessions")] = 10,
+    cursor: Annotated[Cursor | None, Query(description="a next_cursor this API returned")] = None,
+    tz: Annotated[Zone | None, Query(description="adds *_local times in this zone")] = None,
 ) -> dict[str, Any]:
     """The device's recent sessions with their messages, statistics and freshness."""
-    zone = zone_param(tz)
     device = await resolve_device(services, device_id)
-    size = page_size(limit, default=10)
     rows = await session_queries.list_sessions(
-        services.store, size + 1, session_after(cursor), device=device["mac"]
+        services.store, limit + 1, session_after(cursor), device=device["mac"]
     )
-    page, more = rows[:size], len(rows) > size
+    page, more = rows[:limit], len(rows) > limit
     sessions = []
     for row in page:
         messages = await message_queries.session_messages(
             services.store, row["session_id"], MESSAGES_PER_SESSION
         )
         sessions.append(
-            session_view(row, zone) | {"messages": [message_view(m, zone) for m in messages]}
+            session_view(row, tz) | {"messages": [message_view(m, tz) for m in messages]}
         )
     return {
         "device_id": device["mac"],
@@ -101,10 +118,19 @@ def session_after(cursor: str | None) -> tuple[datetime, str] | None:
     parts = decode_cursor(cursor, 2)
     if parts is None:
         return None
+    moment, session_id = _aware_time(parts[0]), parts[1]
+    # Only what session_cursor writes: an aware time and a session id without NUL.
+    if moment is None or not isinstance(session_id, str) or "\x00" in session_id:
+        raise bad_parameter("cursor", "not a cursor this API returned")
+    return moment, session_id
+
+
+def _aware_time(value: Any) -> datetime | None:
     try:
-        return datetime.fromisoformat(parts[0]), str(parts[1])
-    except (TypeError, ValueError):
-        raise bad_parameter("cursor", "not a cursor this API returned") from None
+        moment = datetime.fromisoformat(value)
+        return moment.astimezone(UTC) if moment.tzinfo else None
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 async def _statistics(services: Services, device: dict[str, Any]) -> dict[str, Any]:

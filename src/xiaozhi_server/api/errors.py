@@ -62,7 +62,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
-        parameter = str(first["loc"][-1]) if first.get("loc") else "request"
+        # The innermost name: ("query", "limit") → limit; ("body", 0) for bad JSON → body.
+        names = [part for part in first.get("loc", ()) if isinstance(part, str)]
+        parameter = names[-1] if names else "request"
         message = f"{parameter}: {first['msg']}"
         return JSONResponse(error_body(400, message, parameter), 400)
 

@@ -8,21 +8,21 @@ import json
 import zoneinfo
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
+from xiaozhi_server.api.contract import ADMIN, ADMIN_ERRORS, errors
 from xiaozhi_server.api.devices import resolve_device
-from xiaozhi_server.api.errors import bad_parameter
-from xiaozhi_server.api.params import time_param, zone_param
+from xiaozhi_server.api.params import DeviceRef, SessionRef, Time, Zone
+from xiaozhi_server.api.schemas import EXPORT_DOWNLOAD
 from xiaozhi_server.api.views import message_view
-from xiaozhi_server.auth.guard import require_admin
 from xiaozhi_server.realtime.bus import jsonable
 from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.store.messages import messages_after
 
-router = APIRouter(prefix="/api/v2", tags=["export"], dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/api/v2", tags=["export"], dependencies=ADMIN, responses=ADMIN_ERRORS)
 PAGE = 1000
 MEDIA_TYPES = {
     "jsonl": "application/x-ndjson",
@@ -44,27 +44,31 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 SPEAKERS = {1: "用户 User", 2: "助手 Agent", 3: "工具 Tool"}
 
 
-@router.get("/export")
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={
+        200: EXPORT_DOWNLOAD,
+        **errors(400, 404, not_found="No device with this MAC or upstream id."),
+    },
+)
 async def export(
     services: Services = Depends(get_services),
-    format: str = Query("jsonl", description="jsonl, csv or txt"),
-    device: str | None = None,
-    session: str | None = None,
-    from_: str | None = Query(None, alias="from"),
-    to: str | None = None,
-    tz: str | None = Query(None, description="zone for the times in the transcript (txt)"),
+    format: Literal["jsonl", "csv", "txt"] = "jsonl",
+    device: Annotated[
+        DeviceRef | None, Query(description="MAC (any spelling) or upstream device id")
+    ] = None,
+    session: Annotated[SessionRef | None, Query(description="session id")] = None,
+    from_: Annotated[Time, Query(alias="from", description="messages created at or after")] = None,
+    to: Annotated[Time, Query(description="messages created before")] = None,
+    tz: Annotated[
+        Zone | None, Query(description="zone for the times in the transcript (txt)")
+    ] = None,
 ) -> StreamingResponse:
     """Every matching message in id order, streamed page by page."""
-    if format not in MEDIA_TYPES:
-        raise bad_parameter("format", "expected jsonl, csv or txt")
-    zone = zone_param(tz) or zoneinfo.ZoneInfo("UTC")
+    zone = tz or zoneinfo.ZoneInfo("UTC")
     mac = (await resolve_device(services, device))["mac"] if device else None
-    filters = {
-        "device": mac,
-        "session": session,
-        "since": time_param(from_, "from"),
-        "until": time_param(to, "to"),
-    }
+    filters = {"device": mac, "session": session, "since": from_, "until": to}
     pages = _pages(services, filters)
     body = (
         _jsonl(pages)

@@ -7,17 +7,18 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from xiaozhi_server.auth.guard import Principal, require_admin
+from xiaozhi_server.api.contract import ADMIN, ADMIN_ERRORS
+from xiaozhi_server.api.schemas import Features
 from xiaozhi_server.ops.features import effective_features
 from xiaozhi_server.services import Services, get_services
 
-router = APIRouter(prefix="/api/v2", tags=["operations"])
+router = APIRouter(
+    prefix="/api/v2", tags=["operations"], dependencies=ADMIN, responses=ADMIN_ERRORS
+)
 
 
-@router.get("/features")
-async def features(
-    services: Services = Depends(get_services), principal: Principal = Depends(require_admin)
-) -> dict[str, Any]:
+@router.get("/features", response_model=Features, response_model_exclude_unset=True)
+async def features(services: Services = Depends(get_services)) -> dict[str, Any]:
     """Each capability with ``enabled`` and, when off, the ``reason``."""
     states = effective_features(services.settings)
     return {"features": {name: asdict(state) for name, state in states.items()}}

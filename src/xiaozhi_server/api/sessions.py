@@ -2,63 +2,84 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
+from xiaozhi_server.api.contract import ADMIN, ADMIN_ERRORS, errors
 from xiaozhi_server.api.devices import resolve_device, session_after, session_cursor
 from xiaozhi_server.api.errors import not_found
-from xiaozhi_server.api.params import page_size, time_param, zone_param
+from xiaozhi_server.api.params import (
+    AgentRef,
+    ContainsText,
+    Cursor,
+    DeviceRef,
+    SessionPath,
+    Time,
+    Zone,
+    page_limit,
+)
+from xiaozhi_server.api.schemas import SessionList, SessionMessages
 from xiaozhi_server.api.views import message_view, session_view
-from xiaozhi_server.auth.guard import require_admin
 from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.store import messages as message_queries
 from xiaozhi_server.store import sessions as session_queries
 
-router = APIRouter(prefix="/api/v2", tags=["sessions"], dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/api/v2", tags=["sessions"], dependencies=ADMIN, responses=ADMIN_ERRORS)
 
 
-@router.get("/sessions")
+@router.get(
+    "/sessions",
+    response_model=SessionList,
+    response_model_exclude_unset=True,
+    responses=errors(400, 404, not_found="No device with this MAC or upstream id."),
+)
 async def list_sessions(
     services: Services = Depends(get_services),
-    device: str | None = Query(None, description="MAC (any spelling) or upstream device id"),
-    agent: str | None = None,
-    from_: str | None = Query(None, alias="from", description="sessions active at or after"),
-    to: str | None = Query(None, description="sessions started before"),
-    q: str | None = Query(None, description="title contains"),
-    limit: int | None = None,
-    cursor: str | None = None,
-    tz: str | None = None,
+    device: Annotated[
+        DeviceRef | None, Query(description="MAC (any spelling) or upstream device id")
+    ] = None,
+    agent: Annotated[AgentRef | None, Query(description="agent id")] = None,
+    from_: Annotated[Time, Query(alias="from", description="sessions active at or after")] = None,
+    to: Annotated[Time, Query(description="sessions started before")] = None,
+    q: Annotated[ContainsText | None, Query(description="title contains")] = None,
+    limit: Annotated[int, page_limit("sessions")] = 20,
+    cursor: Annotated[Cursor | None, Query(description="a next_cursor this API returned")] = None,
+    tz: Annotated[Zone | None, Query(description="adds *_local times in this zone")] = None,
 ) -> dict[str, Any]:
     """Sessions newest first, one keyset page at a time (``next_cursor``)."""
-    zone = zone_param(tz)
-    size = page_size(limit)
     mac = (await resolve_device(services, device))["mac"] if device else None
     rows = await session_queries.list_sessions(
         services.store,
-        size + 1,
+        limit + 1,
         session_after(cursor),
         device=mac,
         agent=agent,
-        since=time_param(from_, "from"),
-        until=time_param(to, "to"),
+        since=from_,
+        until=to,
         q=q,
     )
-    page = rows[:size]
+    page = rows[:limit]
     return {
-        "items": [session_view(row, zone) for row in page],
-        "next_cursor": session_cursor(page[-1]) if len(rows) > size else None,
+        "items": [session_view(row, tz) for row in page],
+        "next_cursor": session_cursor(page[-1]) if len(rows) > limit else None,
     }
 
 
-@router.get("/sessions/{session_id}/messages")
+@router.get(
+    "/sessions/{session_id}/messages",
+    response_model=SessionMessages,
+    response_model_exclude_unset=True,
+    responses=errors(400, 404, not_found="No session with this id."),
+)
 async def session_messages(
-    session_id: str, services: Services = Depends(get_services), tz: str | None = None
+    session_id: Annotated[SessionPath, Path(description="session id")],
+    services: Services = Depends(get_services),
+    tz: Annotated[Zone | None, Query(description="adds *_local times in this zone")] = None,
 ) -> dict[str, Any]:
     """The conversation in order; tool rows decoded alongside their raw content."""
-    zone = zone_param(tz)
     session = await session_queries.get_session(services.store, session_id)
     if session is None:
         raise not_found(f"session {session_id!r}")
     rows = await message_queries.session_messages(services.store, session_id)
-    return {"session": session_view(session, zone), "items": [message_view(r, zone) for r in rows]}
+    return {"session": session_view(session, tz), "items": [message_view(r, tz) for r in rows]}

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Request, Response, Security
+from pydantic import AfterValidator, BaseModel, Field
+from pydantic_core import PydanticCustomError
 
+from xiaozhi_server.api.contract import (
+    ADMIN,
+    ADMIN_ERRORS,
+    BEARER,
+    SESSION,
+    Timestamp,
+    errors,
+)
 from xiaozhi_server.api.errors import ApiError
 from xiaozhi_server.auth.guard import (
     SESSION_COOKIE,
@@ -20,14 +29,52 @@ from xiaozhi_server.services import Services, get_services
 router = APIRouter(prefix="/api/v2/auth", tags=["sign-in"])
 
 
+def _storable(value: str) -> str:
+    """No stored name holds NUL or a lone surrogate, and a database may refuse either."""
+    if "\x00" in value:
+        raise PydanticCustomError("nul_character", "must not contain NUL characters")
+    if not value.isascii() and any("\ud800" <= c <= "\udfff" for c in value):
+        raise PydanticCustomError("surrogate", "must be valid Unicode (no lone surrogates)")
+    return value
+
+
 class Credentials(BaseModel):
     """An admin's name and password."""
 
-    username: str = Field(min_length=1, max_length=64)
+    username: Annotated[str, AfterValidator(_storable)] = Field(
+        min_length=1, max_length=64, pattern=r"^[^\u0000]*$"
+    )
     password: str = Field(min_length=1, max_length=256)
 
 
-@router.post("/login")
+class SignedIn(BaseModel):
+    """A new console session."""
+
+    username: str
+    token: str = Field(description="also usable as a bearer token")
+    expires_at: Timestamp
+
+
+class SignedOut(BaseModel):
+    """The session, if any, is over."""
+
+    signed_out: Literal[True]
+
+
+class Me(BaseModel):
+    """Who is signed in."""
+
+    username: str = Field(description="the admin's name, or api-token")
+    kind: Literal["user", "session", "token"] = Field(
+        description="user: name and password; session: console session; token: API token"
+    )
+
+
+@router.post(
+    "/login",
+    response_model=SignedIn,
+    responses=errors(400, 401, 429, challenge=False),
+)
 async def login(
     credentials: Credentials,
     request: Request,
@@ -55,7 +102,13 @@ async def login(
     return {"username": principal.name, "token": token, "expires_at": expires}
 
 
-@router.post("/logout")
+@router.post(
+    "/logout",
+    response_model=SignedOut,
+    dependencies=[Security(SESSION), Security(BEARER)],
+    # Needs no credentials (the {} below): it ends whichever session the request carries.
+    openapi_extra={"security": [{}]},
+)
 async def logout(
     request: Request, response: Response, services: Services = Depends(get_services)
 ) -> dict[str, bool]:
@@ -70,7 +123,7 @@ async def logout(
     return {"signed_out": True}
 
 
-@router.get("/me")
+@router.get("/me", response_model=Me, dependencies=ADMIN, responses=ADMIN_ERRORS)
 async def me(principal: Principal = Depends(require_admin)) -> dict[str, str]:
     """Who is signed in."""
     return {"username": principal.name, "kind": principal.kind}

@@ -6,14 +6,17 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from xiaozhi_server.auth.guard import require_admin
+from xiaozhi_server.api.contract import ADMIN, ADMIN_ERRORS
+from xiaozhi_server.api.schemas import SyncStatus
 from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.store.sync_state import all_sync_status
 
-router = APIRouter(prefix="/api/v2", tags=["operations"], dependencies=[Depends(require_admin)])
+router = APIRouter(
+    prefix="/api/v2", tags=["operations"], dependencies=ADMIN, responses=ADMIN_ERRORS
+)
 
 
-@router.get("/sync/status")
+@router.get("/sync/status", response_model=SyncStatus, response_model_exclude_unset=True)
 async def sync_status(services: Services = Depends(get_services)) -> dict[str, Any]:
     """The seed's sync_status rows: state, last sync, error, cursor and row counts."""
     rows = await all_sync_status(services.store)

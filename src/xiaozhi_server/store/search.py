@@ -9,6 +9,7 @@ from sqlalchemy import Connection, bindparam, select, text
 from sqlalchemy.sql import Select
 
 from xiaozhi_server.store.database import Store
+from xiaozhi_server.store.like import contains
 from xiaozhi_server.store.search_terms import index_terms, query_phrase
 from xiaozhi_server.store.tables import messages
 
@@ -68,5 +69,4 @@ def _matching(statement: Select[Any], query: str, dialect: str) -> Select[Any]:
         indexed = text("SELECT rowid FROM message_terms WHERE message_terms MATCH :phrase")
         statement = statement.where(messages.c.id.in_(indexed.bindparams(phrase=phrase)))
     # The index finds candidates by terms; the exact substring check keeps results precise.
-    pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return statement.where(messages.c.content.ilike(pattern, escape="\\"))
+    return statement.where(contains(messages.c.content, query))

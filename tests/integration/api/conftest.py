@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.support.live_app import LiveApp, serving
-from tests.support.seed import seed
+from tests.support.live_app import SEEDED_TOKEN, LiveApp, serving_seeded
 from tests.support.servers import MariaDB
-from xiaozhi_server.config import Settings
 
-AUTH = {"Authorization": "Bearer test-token"}
+AUTH = {"Authorization": f"Bearer {SEEDED_TOKEN}"}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "mariadb"])
@@ -29,11 +26,7 @@ def seeded(
         name = f"api_{uuid.uuid4().hex[:10]}"
         server.sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
         url = server.url(name)
-    asyncio.run(seed(url))
-    settings = Settings.model_validate(
-        {"storage": {"url": url}, "auth": {"api_tokens": ["test-token"], "admin_password": "pw"}}
-    )
-    with serving(settings) as app:
+    with serving_seeded(url) as app:
         yield app
 
 
