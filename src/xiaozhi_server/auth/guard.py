@@ -31,6 +31,7 @@ SESSION_LIFETIME = timedelta(hours=12)
 _PASSWORD_CACHE_SECONDS = 60.0
 WS_POLICY_VIOLATION = 1008
 WS_TOO_MANY_FAILURES = 4429
+_MAX_USERNAME = 64
 
 
 class SignInThrottled(Exception):
@@ -183,4 +184,6 @@ def _basic(credentials: str) -> tuple[str, str]:
     except (binascii.Error, UnicodeDecodeError):
         return "", ""
     username, _, password = decoded.partition(":")
+    if len(username) > _MAX_USERNAME or not username.isprintable():
+        return "", ""  # no such admin can exist; not worth a query (NUL breaks PostgreSQL)
     return username, password

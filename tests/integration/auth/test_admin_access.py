@@ -66,3 +66,8 @@ def test_tap_is_reported_off_without_a_manager_api_url(app: LiveApp) -> None:
         "enabled": False,
         "reason": "esp32_server.manager_api_url is not set",
     }
+
+
+@pytest.mark.parametrize("username", ["ad\x00min", "a" * 65, "line\nbreak"])
+def test_a_basic_name_no_admin_can_have_gets_401(app: LiveApp, username: str) -> None:
+    assert features(app, auth=(username, "test-password")).status_code == 401
