@@ -1,15 +1,16 @@
-"""Fixtures shared by every test: real stores (SQLite and MariaDB), upstream databases
+"""Fixtures shared by every test: real stores (SQLite, MariaDB, PostgreSQL), upstream databases
 (on a plain MariaDB, and on one writing a row binlog as MySQL 8 does) and settings."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.postgres import PostgreSQL, running_postgres
 from tests.support.servers import MariaDB, running_mariadb, running_redis
+from tests.support.stores import KINDS, empty_store_url
 from tests.support.upstream import Upstream, upstream_database
 from xiaozhi_server.config import Settings
 from xiaozhi_server.store import migrate
@@ -25,6 +26,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
     """One MariaDB server for the whole session (started on first use)."""
     with running_mariadb(tmp_path_factory.mktemp("mariadb")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgresql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgreSQL]:
+    """One PostgreSQL cluster for the whole session (started on first use)."""
+    with running_postgres(tmp_path_factory.mktemp("postgresql")) as server:
         yield server
 
 
@@ -58,17 +66,12 @@ def binlog_upstream(binlog_server: MariaDB) -> Iterator[Upstream]:
         yield made
 
 
-@pytest.fixture(params=["sqlite", "mariadb"])
+@pytest.fixture(params=KINDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database: an SQLite file, or a fresh database on the test MariaDB."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
-        return
-    server: MariaDB = request.getfixturevalue("mariadb")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    server.sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
-    yield server.url(name)
-    server.sql(f"DROP DATABASE {name}")
+    """An empty database: an SQLite file, or a fresh database on the test MariaDB or
+    PostgreSQL."""
+    with empty_store_url(request.param, request, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -11,30 +10,27 @@ import pytest
 
 from tests.support.live_app import LiveApp, serving
 from tests.support.seed import seed
-from tests.support.servers import MariaDB
+from tests.support.stores import KINDS, empty_store_url
 from xiaozhi_server.config import Settings
 
 AUTH = {"Authorization": "Bearer test-token"}
 
 
-@pytest.fixture(scope="module", params=["sqlite", "mariadb"])
+@pytest.fixture(scope="module", params=KINDS)
 def seeded(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveApp]:
-    """The app serving the seed data set, on SQLite and on MariaDB."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('api') / 'store.db'}"
-    else:
-        server: MariaDB = request.getfixturevalue("mariadb")
-        name = f"api_{uuid.uuid4().hex[:10]}"
-        server.sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
-        url = server.url(name)
-    asyncio.run(seed(url))
-    settings = Settings.model_validate(
-        {"storage": {"url": url}, "auth": {"api_tokens": ["test-token"], "admin_password": "pw"}}
-    )
-    with serving(settings) as app:
-        yield app
+    """The app serving the seed data set, on SQLite, MariaDB and PostgreSQL."""
+    with empty_store_url(request.param, request, tmp_path_factory.mktemp("api")) as url:
+        asyncio.run(seed(url))
+        settings = Settings.model_validate(
+            {
+                "storage": {"url": url},
+                "auth": {"api_tokens": ["test-token"], "admin_password": "pw"},
+            }
+        )
+        with serving(settings) as app:
+            yield app
 
 
 @pytest.fixture

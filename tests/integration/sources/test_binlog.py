@@ -1,5 +1,6 @@
 """Binlog mode against a real MariaDB writing a row binlog (full and minimal row metadata):
-snapshot then stream, updates, deletes, DDL, restarts, purges, drops and missing grants."""
+snapshot then stream, updates, deletes, DDL, restarts, purges, drops and missing grants,
+into every store."""
 
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.sync_state import all_sync_status, read_cursor
 from xiaozhi_server.store.tables import audio, devices, messages, sessions
 
-pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 WAIT_SECONDS = 30.0
 
 
