@@ -62,6 +62,7 @@ def test_signing_out_ends_the_session_at_once(app: LiveApp) -> None:
     [
         {"username": "admin", "password": "nope"},
         {"username": "root", "password": "secret-pw"},
+        {"username": "admin\x00", "password": "secret-pw"},
         {"username": "admin"},
     ],
 )
