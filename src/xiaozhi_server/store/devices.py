@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select
 
 from xiaozhi_server.store.database import Store
+from xiaozhi_server.store.patterns import contains
 from xiaozhi_server.store.tables import devices
 
 # Said out loud, so every store agrees: a missing value sorts last (PostgreSQL puts NULL
@@ -42,8 +43,7 @@ async def list_devices(
     if agent:
         query = query.where(devices.c.agent_id == agent)
     if q:
-        pattern = f"%{q}%"
-        query = query.where(or_(devices.c.alias.ilike(pattern), devices.c.mac.ilike(pattern)))
+        query = query.where(or_(contains(devices.c.alias, q), contains(devices.c.mac, q)))
     page = query.order_by(*SORTS[sort], devices.c.mac).limit(limit).offset(offset)
     total = select(func.count()).select_from(query.subquery())
     async with store.read() as connection:

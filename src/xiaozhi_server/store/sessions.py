@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from xiaozhi_server.store.database import Store
+from xiaozhi_server.store.patterns import contains
 from xiaozhi_server.store.tables import sessions
 
 _NEWEST_FIRST = (sessions.c.last_message_at.desc(), sessions.c.session_id.desc())
@@ -44,7 +45,7 @@ async def list_sessions(
     if until is not None:
         query = query.where(sessions.c.first_message_at < until)
     if q:
-        query = query.where(sessions.c.title.ilike(f"%{q}%"))
+        query = query.where(contains(sessions.c.title, q))
     if after is not None:
         moment, session_id = after
         query = query.where(
