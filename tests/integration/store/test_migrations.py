@@ -1,4 +1,4 @@
-"""Migrations: the store goes to head and back to base on SQLite and MariaDB alike."""
+"""Migrations: the store goes to head and back to base on SQLite, MariaDB and PostgreSQL."""
 
 from __future__ import annotations
 
