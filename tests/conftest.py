@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,20 +44,39 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session", params=["FULL", "MINIMAL"])
-def binlog_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[MariaDB]:
-    """A MariaDB writing a row binlog (``--log-bin --binlog-format=ROW``, as MySQL 8 does):
-    once with full row metadata, once with the MySQL 8 default (MINIMAL: no column names)."""
+@contextmanager
+def _binlog_mariadb(base: Path, row_metadata: str) -> Iterator[MariaDB]:
     options = (
         "--log-bin=binlog",
         "--binlog-format=ROW",
         "--server-id=1",
-        f"--binlog-row-metadata={request.param}",
+        f"--binlog-row-metadata={row_metadata}",
     )
-    with running_mariadb(tmp_path_factory.mktemp("binlog-mariadb"), *options) as server:
+    with running_mariadb(base, *options) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def binlog_server_full(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
+    """A MariaDB writing a row binlog with full row metadata (column names included)."""
+    with _binlog_mariadb(tmp_path_factory.mktemp("binlog-full"), "FULL") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def binlog_server_minimal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
+    """A MariaDB writing a row binlog with MySQL 8's default, minimal row metadata (no
+    column names)."""
+    with _binlog_mariadb(tmp_path_factory.mktemp("binlog-minimal"), "MINIMAL") as server:
+        yield server
+
+
+@pytest.fixture(scope="session", params=["FULL", "MINIMAL"])
+def binlog_server(request: pytest.FixtureRequest) -> MariaDB:
+    """A MariaDB writing a row binlog (``--log-bin --binlog-format=ROW``, as MySQL 8 does):
+    once with full row metadata, once with the MySQL 8 default (MINIMAL: no column names)."""
+    server: MariaDB = request.getfixturevalue(f"binlog_server_{request.param.lower()}")
+    return server
 
 
 @pytest.fixture
