@@ -71,13 +71,20 @@ def replace_nul(
     return statement, parameters
 
 
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, (list, tuple)):
-        return any(_holds_nul(item) for item in value)
-    if isinstance(value, dict):
-        return any(_holds_nul(item) for item in value.values())
+def _holds_nul(parameters: Any) -> bool:
+    # Positional values, or rows of them (executemany): two levels, no recursion, as this
+    # runs for every statement.
+    if not parameters:
+        return False
+    items = parameters.values() if isinstance(parameters, dict) else parameters
+    for item in items:
+        if type(item) is str:
+            if "\x00" in item:
+                return True
+        elif isinstance(item, (tuple, list, dict)):
+            for value in item.values() if isinstance(item, dict) else item:
+                if type(value) is str and "\x00" in value:
+                    return True
     return False
 
 
