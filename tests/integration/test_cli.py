@@ -56,7 +56,11 @@ def running(*args: str, env: dict[str, str], cwd: Path) -> Iterator[tuple[str, P
             stop(process)
 
 
-def test_db_upgrade_current_downgrade_round_trip(env: dict[str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("store_url", ["sqlite", "postgresql"], indirect=True)
+def test_db_upgrade_current_downgrade_round_trip(
+    env: dict[str, str], store_url: str, tmp_path: Path
+) -> None:
+    env["XIAOZHI_STORAGE__URL"] = store_url
     assert "empty" in cli("db", "current", env=env, cwd=tmp_path).stdout
     assert cli("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
     head = migrate.head_revision()

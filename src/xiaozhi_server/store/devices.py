@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from xiaozhi_server.store.database import Store
-from xiaozhi_server.store.like import contains
+from xiaozhi_server.store.patterns import contains
 from xiaozhi_server.store.tables import devices
 
-SORTS = {
-    "last_seen": devices.c.last_seen_at.desc(),
-    "alias": devices.c.alias.asc(),
-    "messages": devices.c.message_count.desc(),
-    "sessions": devices.c.session_count.desc(),
-    "mac": devices.c.mac.asc(),
+# Said out loud, so every store agrees: a missing value sorts last (PostgreSQL puts NULL
+# first when descending, SQLite and MySQL when ascending) and names ignore case (as
+# MariaDB's collation does, and SQLite and PostgreSQL do not).
+SORTS: dict[str, tuple[ColumnElement[Any], ...]] = {
+    "last_seen": (devices.c.last_seen_at.is_(None), devices.c.last_seen_at.desc()),
+    "alias": (devices.c.alias.is_(None), func.lower(devices.c.alias).asc()),
+    "messages": (devices.c.message_count.desc(),),
+    "sessions": (devices.c.session_count.desc(),),
+    "mac": (devices.c.mac.asc(),),
 }
 
 
@@ -41,7 +44,7 @@ async def list_devices(
         query = query.where(devices.c.agent_id == agent)
     if q:
         query = query.where(or_(contains(devices.c.alias, q), contains(devices.c.mac, q)))
-    page = query.order_by(SORTS[sort], devices.c.mac).limit(limit).offset(offset)
+    page = query.order_by(*SORTS[sort], devices.c.mac).limit(limit).offset(offset)
     total = select(func.count()).select_from(query.subquery())
     async with store.read() as connection:
         rows = [dict(row._mapping) for row in await connection.execute(page)]

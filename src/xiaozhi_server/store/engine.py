@@ -18,10 +18,16 @@ SQLITE_PRAGMAS = (
     "PRAGMA temp_store=MEMORY",
     "PRAGMA cache_size=-65536",
 )
+# PostgreSQL's text cannot hold NUL, where SQLite and MySQL can. Ingest strips control
+# characters, so no stored value holds one, and a NUL can only arrive in a lookup (a path,
+# a filter, a user name) that must then find nothing, as on the other stores, rather than
+# fail. Sent as U+0001 instead, which no stored value holds either.
+NUL_STAND_IN = "\x01"
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine for ``url``: SQLite in WAL mode, MySQL/MariaDB speaking utf8mb4."""
+    """An async engine for ``url``: SQLite in WAL mode, MySQL/MariaDB speaking utf8mb4,
+    PostgreSQL sent no NUL."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         _ensure_sqlite_dir(parsed.database)
@@ -32,7 +38,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})
         kwargs.setdefault("pool_recycle", 3600)
     kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(parsed, **kwargs)
+    engine = create_async_engine(parsed, **kwargs)
+    if parsed.get_backend_name() == "postgresql":
+        event.listen(engine.sync_engine, "before_cursor_execute", replace_nul, retval=True)
+    return engine
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
@@ -46,6 +55,47 @@ def apply_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     for pragma in SQLITE_PRAGMAS:
         cursor.execute(pragma)
     cursor.close()
+
+
+def replace_nul(
+    _connection: Any,
+    _cursor: Any,
+    statement: str,
+    parameters: Any,
+    _context: Any,
+    _executemany: bool,
+) -> tuple[str, Any]:
+    """Execute hook (PostgreSQL): every NUL in a bound text value becomes NUL_STAND_IN."""
+    if _holds_nul(parameters):
+        parameters = _without_nul(parameters)
+    return statement, parameters
+
+
+def _holds_nul(parameters: Any) -> bool:
+    # Positional values, or rows of them (executemany): two levels, no recursion, as this
+    # runs for every statement.
+    if not parameters:
+        return False
+    items = parameters.values() if isinstance(parameters, dict) else parameters
+    for item in items:
+        if type(item) is str:
+            if "\x00" in item:
+                return True
+        elif isinstance(item, (tuple, list, dict)):
+            for value in item.values() if isinstance(item, dict) else item:
+                if type(value) is str and "\x00" in value:
+                    return True
+    return False
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", NUL_STAND_IN)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_without_nul(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _without_nul(item) for key, item in value.items()}
+    return value
 
 
 def _ensure_sqlite_dir(database: str | None) -> None:

@@ -33,6 +33,10 @@ class Leadership:
         else:
             statement = text("SELECT GET_LOCK(:name, 0)").bindparams(name=LOCK_NAME)
         won = bool((await connection.execute(statement)).scalar())
+        # The lock is the session's, not the transaction's: end the transaction the query
+        # began, or a server that ends idle transactions (PostgreSQL's
+        # idle_in_transaction_session_timeout) would end the session and free the lock.
+        await connection.commit()
         if won:
             self._connection = connection
         else:

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, bindparam, select, text
 from sqlalchemy.sql import Select
 
 from xiaozhi_server.store.database import Store
-from xiaozhi_server.store.like import contains
+from xiaozhi_server.store.patterns import contains
 from xiaozhi_server.store.search_terms import index_terms, query_phrase
 from xiaozhi_server.store.tables import messages
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from xiaozhi_server.store.database import Store
-from xiaozhi_server.store.like import contains
+from xiaozhi_server.store.patterns import contains
 from xiaozhi_server.store.tables import sessions
 
 _NEWEST_FIRST = (sessions.c.last_message_at.desc(), sessions.c.session_id.desc())

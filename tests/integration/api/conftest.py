@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.support.live_app import SEEDED_TOKEN, LiveApp, serving_seeded
-from tests.support.servers import MariaDB
+from tests.support.stores import KINDS, empty_store_url
 
 AUTH = {"Authorization": f"Bearer {SEEDED_TOKEN}"}
 
 
-@pytest.fixture(scope="module", params=["sqlite", "mariadb"])
+@pytest.fixture(scope="module", params=KINDS)
 def seeded(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveApp]:
-    """The app serving the seed data set, on SQLite and on MariaDB."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('api') / 'store.db'}"
-    else:
-        server: MariaDB = request.getfixturevalue("mariadb")
-        name = f"api_{uuid.uuid4().hex[:10]}"
-        server.sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
-        url = server.url(name)
-    with serving_seeded(url) as app:
+    """The app serving the seed data set, on SQLite, MariaDB and PostgreSQL."""
+    with (
+        empty_store_url(request.param, request, tmp_path_factory.mktemp("api")) as url,
+        serving_seeded(url) as app,
+    ):
         yield app
 
 

@@ -1,4 +1,5 @@
-"""Console sign-in: a session cookie (and token) from an admin's name and password."""
+"""Console sign-in: a session cookie (and token) from an admin's name and password, on
+every store."""
 
 from __future__ import annotations
 
@@ -12,12 +13,10 @@ from xiaozhi_server.config import Settings
 
 
 @pytest.fixture
-def app(tmp_path: object) -> Iterator[LiveApp]:
+def app(store_url: str) -> Iterator[LiveApp]:
+    """The app on each store, with the configured admin's password."""
     settings = Settings.model_validate(
-        {
-            "storage": {"url": f"sqlite+aiosqlite:///{tmp_path}/s.db"},
-            "auth": {"admin_password": "secret-pw"},
-        }
+        {"storage": {"url": store_url}, "auth": {"admin_password": "secret-pw"}}
     )
     with serving(settings) as live:
         yield live
@@ -63,6 +62,7 @@ def test_signing_out_ends_the_session_at_once(app: LiveApp) -> None:
     [
         {"username": "admin", "password": "nope"},
         {"username": "root", "password": "secret-pw"},
+        {"username": "admin\x00", "password": "secret-pw"},
         {"username": "admin"},
     ],
 )

@@ -1,4 +1,4 @@
-"""The one write path, on SQLite and on a real MariaDB."""
+"""The one write path, on SQLite, MariaDB and PostgreSQL."""
 
 from __future__ import annotations
 

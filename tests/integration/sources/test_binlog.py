@@ -1,5 +1,6 @@
 """Binlog mode against a real MariaDB writing a row binlog (full and minimal row metadata):
-snapshot then stream, updates, deletes, DDL, restarts, purges, drops and missing grants."""
+snapshot then stream, updates, deletes, DDL, restarts, purges, drops and missing grants,
+into every store."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from tests.support.servers import user_who_may_only_read
+from tests.support.servers import MariaDB, user_who_may_only_read
+from tests.support.stores import empty_store_url
 from tests.support.tcp_proxy import stalling_proxy
 from tests.support.upstream import INSERT_MESSAGE, Upstream, generate, mac
 from xiaozhi_server.config import Settings
@@ -27,8 +29,38 @@ from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.sync_state import all_sync_status, read_cursor
 from xiaozhi_server.store.tables import audio, devices, messages, sessions
 
-pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 WAIT_SECONDS = 30.0
+# Every store, and both kinds of row metadata, without every pairing of the two: SQLite
+# under both, MariaDB under full metadata, PostgreSQL under MySQL 8's default (minimal).
+PAIRINGS = [
+    ("sqlite", "FULL"),
+    ("sqlite", "MINIMAL"),
+    ("mariadb", "FULL"),
+    ("postgresql", "MINIMAL"),
+]
+
+
+@pytest.fixture(params=PAIRINGS, ids=["-".join(pairing) for pairing in PAIRINGS])
+def pairing(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """A store kind and the row metadata of the binlog it follows."""
+    paired: tuple[str, str] = request.param
+    return paired
+
+
+@pytest.fixture
+def store_url(
+    pairing: tuple[str, str], request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[str]:
+    """An empty store of the pairing's kind."""
+    with empty_store_url(pairing[0], request, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def binlog_server(pairing: tuple[str, str], request: pytest.FixtureRequest) -> MariaDB:
+    """The binlog-writing MariaDB with the pairing's row metadata."""
+    server: MariaDB = request.getfixturevalue(f"binlog_server_{pairing[1].lower()}")
+    return server
 
 
 def binlog_settings(store_url: str, upstream: Upstream, **sync: Any) -> Settings:

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy.exc import OperationalError
 
 from tests.integration.sources.test_sync_process import store_rows, sync_env
@@ -114,7 +113,6 @@ async def test_killed_while_the_upstream_is_busy_it_resumes_with_nothing_lost_or
         await process.wait()
 
 
-@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 async def test_under_serve_a_streamed_insert_reaches_the_feed(
     store_url: str, binlog_upstream: Upstream
 ) -> None:

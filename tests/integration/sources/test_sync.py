@@ -1,4 +1,4 @@
-"""The pull source against a real MariaDB holding the upstream's tables."""
+"""The pull source against a real MariaDB holding the upstream's tables, into every store."""
 
 from __future__ import annotations
 
@@ -20,8 +20,6 @@ from xiaozhi_server.store import migrate
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.sync_state import all_sync_status
 from xiaozhi_server.store.tables import agents, audio, devices, messages, sessions
-
-pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 
 def sync_settings(store_url: str, upstream: Upstream, **sync: Any) -> Settings:

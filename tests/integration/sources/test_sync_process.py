@@ -107,7 +107,7 @@ async def test_killed_mid_batch_it_resumes_with_nothing_lost_or_doubled(
     assert await store_rows(env["XIAOZHI_STORAGE__URL"]) == upstream_rows
 
 
-@pytest.mark.parametrize("store_url", ["mariadb"], indirect=True)
+@pytest.mark.parametrize("store_url", ["mariadb", "postgresql"], indirect=True)
 async def test_only_one_instance_leads_and_another_takes_over(store_url: str) -> None:
     first, second = Store(store_url), Store(store_url)
     one, two = Leadership(first), Leadership(second)
@@ -120,7 +120,6 @@ async def test_only_one_instance_leads_and_another_takes_over(store_url: str) ->
     await second.close()
 
 
-@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 async def test_under_serve_an_upstream_insert_reaches_the_feed(
     store_url: str, upstream: Upstream
 ) -> None:

@@ -1,7 +1,8 @@
-"""Migrations: the store goes to head and back to base on SQLite and MariaDB alike."""
+"""Migrations: the store goes to head and back to base on SQLite, MariaDB and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -10,8 +11,12 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 from sqlalchemy.exc import OperationalError
 
+from xiaozhi_server.domain import Batch, MessageRecord
+from xiaozhi_server.ingest.pipeline import Ingestor
+from xiaozhi_server.realtime.bus import EventBus
 from xiaozhi_server.store import migrate
 from xiaozhi_server.store.database import Store
+from xiaozhi_server.store.search import search_messages
 from xiaozhi_server.store.tables import metadata
 
 HUB_TABLES = {
@@ -32,6 +37,18 @@ async def _tables(store: Store) -> set[str]:
         names = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
     # SQLite's full-text index is a virtual table with shadow tables of its own.
     return {name for name in names if not name.startswith("message_terms")} - {"alembic_version"}
+
+
+async def seed_messages(store: Store) -> None:
+    said = datetime(2026, 11, 24, 8, 30, tzinfo=UTC)
+    await Ingestor(store, EventBus()).ingest(
+        Batch(
+            messages=[
+                MessageRecord("aa:00:00:00:00:01", "s-1", 1, "今天天气怎么样", said, "test"),
+                MessageRecord("aa:00:00:00:00:01", "s-1", 2, "晴", said, "test"),
+            ]
+        )
+    )
 
 
 async def test_upgrade_creates_every_table_at_head(store_url: str) -> None:
@@ -90,3 +107,15 @@ async def test_a_migration_that_fails_half_way_leaves_no_half_schema_on_sqlite(
     await migrate.upgrade(store.engine)
     assert await _tables(store) == HUB_TABLES
     await store.close()
+
+
+async def test_each_revision_steps_down_and_up_again_keeping_the_messages(store: Store) -> None:
+    await seed_messages(store)
+    revisions = [line.split(":")[0] for line in migrate.history()]  # newest first
+    for older in revisions[1:]:
+        await migrate.downgrade(store.engine, older)
+        assert await migrate.current_revision(store.engine) == older
+    await migrate.upgrade(store.engine)
+    assert await migrate.current_revision(store.engine) == migrate.head_revision()
+    found = await search_messages(store, "天气", limit=10)
+    assert [row["content"] for row in found] == ["今天天气怎么样"]

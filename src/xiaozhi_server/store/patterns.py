@@ -1,4 +1,4 @@
-"""Case-insensitive "contains" filters where the user's text is literal, wildcards included."""
+"""Substring matching that means the same on SQLite, MySQL/MariaDB and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from sqlalchemy import ColumnElement
 
 
 def contains(column: ColumnElement[Any], text: str) -> ColumnElement[bool]:
-    """``column`` contains ``text``, ignoring case; ``%``, ``_`` and ``\\`` match themselves."""
+    """``column`` contains ``text``, ignoring case; %, _ and \\ in ``text`` are literal.
+
+    The escape character is named explicitly: PostgreSQL and MySQL default to a
+    backslash, SQLite has none.
+    """
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return column.ilike(f"%{escaped}%", escape="\\")
