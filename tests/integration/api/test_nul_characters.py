@@ -1,7 +1,7 @@
-"""A NUL character in a filter or a path finds nothing, on every store.
+"""A NUL character in a filter or an id is a 400 naming it, on every store.
 
 No stored text holds a NUL (ingest strips control characters), and PostgreSQL could not
-store one: a lookup carrying one answers like any other lookup that matches nothing.
+store one: a lookup carrying one never reaches the database as a 500.
 """
 
 from __future__ import annotations
@@ -9,33 +9,25 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.support.http import assert_bad_parameter
+
 
 @pytest.mark.parametrize(
-    "params",
-    [{"q": "深圳\x00"}, {"q": "深圳", "agent": "agent-zh\x00"}, {"q": "x", "device": "dev-1\x00"}],
+    ("path", "params", "parameter"),
+    [
+        ("/api/v2/messages/search", {"q": "深圳\x00"}, "q"),
+        ("/api/v2/messages/search", {"q": "深圳", "agent": "agent-zh\x00"}, "agent"),
+        ("/api/v2/messages/search", {"q": "x", "device": "dev-1\x00"}, "device"),
+        ("/api/v2/sessions", {"q": "深圳\x00"}, "q"),
+        ("/api/v2/sessions", {"agent": "agent-zh\x00"}, "agent"),
+        ("/api/v2/devices", {"q": "客厅\x00"}, "q"),
+        ("/api/v2/devices", {"agent": "agent-zh\x00"}, "agent"),
+    ],
 )
-def test_a_search_with_a_nul_finds_nothing(api: httpx.Client, params: dict[str, str]) -> None:
-    response = api.get("/api/v2/messages/search", params=params)
-    assert response.status_code in (200, 404), response.text
-    assert response.status_code == 404 or response.json()["items"] == []
-
-
-@pytest.mark.parametrize("params", [{"q": "深圳\x00"}, {"agent": "agent-zh\x00"}])
-def test_a_session_list_filtered_with_a_nul_is_empty(
-    api: httpx.Client, params: dict[str, str]
+def test_a_filter_with_a_nul_is_a_400_naming_it(
+    api: httpx.Client, path: str, params: dict[str, str], parameter: str
 ) -> None:
-    response = api.get("/api/v2/sessions", params=params)
-    assert response.status_code == 200, response.text
-    assert response.json()["items"] == []
-
-
-@pytest.mark.parametrize("params", [{"q": "客厅\x00"}, {"agent": "agent-zh\x00"}])
-def test_a_device_list_filtered_with_a_nul_is_empty(
-    api: httpx.Client, params: dict[str, str]
-) -> None:
-    response = api.get("/api/v2/devices", params=params)
-    assert response.status_code == 200, response.text
-    assert response.json()["items"] == []
+    assert_bad_parameter(api.get(path, params=params), parameter)
 
 
 @pytest.mark.parametrize(
@@ -46,8 +38,10 @@ def test_a_device_list_filtered_with_a_nul_is_empty(
         "/api/v2/audio/audio-1%00",
     ],
 )
-def test_a_path_naming_something_with_a_nul_is_not_found(api: httpx.Client, path: str) -> None:
-    assert api.get(path).status_code == 404
+def test_a_path_naming_something_with_a_nul_is_a_400(api: httpx.Client, path: str) -> None:
+    response = api.get(path)
+    assert response.status_code == 400
+    assert "NUL" in response.json()["error"]["message"]
 
 
 def test_manager_api_lists_no_sessions_for_an_agent_named_with_a_nul(api: httpx.Client) -> None:
