@@ -14,8 +14,10 @@ from xiaozhi_server.auth.guard import SignInThrottled
 _CODES = {
     400: "bad_parameter",
     401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    409: "conflict",
     413: "too_large",
     415: "unsupported_media_type",
     416: "range_not_satisfiable",
