@@ -23,8 +23,6 @@ from xiaozhi_server.store import admins
 
 router = APIRouter(prefix="/api/v2", tags=["users"], dependencies=ADMIN)
 
-# No JSON Schema pattern says "printable" exactly; this one says most of it.
-_NAME_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f:]+$"
 _PASSWORD = Field(
     min_length=users.MIN_PASSWORD,
     max_length=users.MAX_PASSWORD,
@@ -53,8 +51,8 @@ UserName = Annotated[
             "type": "string",
             "minLength": 1,
             "maxLength": users.MAX_NAME,
-            "pattern": _NAME_PATTERN,
-            "description": "printable, without ':' or spaces at either end",
+            "pattern": users.NAME_PATTERN,
+            "description": "no ':', no control characters, no spaces at either end",
         }
     ),
 ]
@@ -164,7 +162,7 @@ async def _change_role(
 @router.delete(
     "/users/{username}",
     response_model=RemovedUser,
-    responses=errors(404, 409, not_found="No user with this name."),
+    responses=errors(400, 404, 409, not_found="No user with this name."),
 )
 async def remove_user(
     username: UserPath,

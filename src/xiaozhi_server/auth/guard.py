@@ -27,6 +27,7 @@ from xiaozhi_server.auth.passwords import hash_password, verify_password
 from xiaozhi_server.auth.roles import Permission, Role, at_least, permissions
 from xiaozhi_server.auth.schemes import BASIC, BEARER, SESSION, SESSION_COOKIE
 from xiaozhi_server.auth.throttle import SignInThrottle, ThrottlePolicy
+from xiaozhi_server.auth.users import name_problem
 from xiaozhi_server.config import ApiToken, AuthSettings, token_secret
 from xiaozhi_server.store import admin_sessions, admins
 from xiaozhi_server.store.audit import AuditEntry, record
@@ -40,7 +41,6 @@ _PASSWORD_CACHE_SECONDS = 60.0
 WS_POLICY_VIOLATION = 1008
 WS_TOO_MANY_FAILURES = 4429
 WS_FORBIDDEN = 4403
-_MAX_USERNAME = 64
 
 
 class SignInThrottled(Exception):
@@ -277,6 +277,6 @@ def _basic(credentials: str) -> tuple[str, str]:
     except (binascii.Error, UnicodeDecodeError):
         return "", ""
     username, _, password = decoded.partition(":")
-    if len(username) > _MAX_USERNAME or not username.isprintable():
-        return "", ""  # no such admin can exist; not worth a query (NUL breaks PostgreSQL)
+    if name_problem(username) is not None:
+        return "", ""  # no such user can exist; not worth a query (NUL breaks PostgreSQL)
     return username, password

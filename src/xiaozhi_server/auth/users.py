@@ -7,6 +7,7 @@ Every change appends an audit entry (``user_add``, ``user_password``, ``user_rol
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,11 @@ from xiaozhi_server.store.audit import AuditEntry, record
 from xiaozhi_server.store.database import Store
 
 MAX_NAME = 64
+# A name HTTP Basic can carry (no ':'), with no control characters and no space at either
+# end (exactly what str.isspace() calls space): a JSON Schema pattern and the check alike.
+_SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_INNER = r":\x00-\x1f\x7f-\x9f"
+NAME_PATTERN = rf"^[^{_INNER}{_SPACE}](?:[^{_INNER}]*[^{_INNER}{_SPACE}])?$"
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 
@@ -45,12 +51,12 @@ def name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a user's name (HTTP Basic must be able to carry it), or None."""
     if not 1 <= len(name) <= MAX_NAME:
         return f"must be 1 to {MAX_NAME} characters"
-    if name != name.strip() or not name.isprintable():
-        return "must be printable, without spaces at either end"
     if ":" in name:
         return "must not contain ':' (HTTP Basic could not carry it)"
     if any("\ud800" <= char <= "\udfff" for char in name):
         return "must be valid Unicode"
+    if not re.fullmatch(NAME_PATTERN, name):
+        return "must not contain control characters, nor spaces at either end"
     return None
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.live_app import LiveApp, serving
+from tests.support.live_app import serving
 from xiaozhi_server.config import Settings
 
 ADMIN = {"Authorization": "Bearer test-token"}

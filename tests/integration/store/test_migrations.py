@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 from sqlalchemy.exc import OperationalError
 
-from xiaozhi_server.store import migrate
+from xiaozhi_server.store import admins, migrate
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.tables import metadata
 
@@ -89,4 +89,24 @@ async def test_a_migration_that_fails_half_way_leaves_no_half_schema_on_sqlite(
         await connection.exec_driver_sql("DROP TABLE sync_status")
     await migrate.upgrade(store.engine)
     assert await _tables(store) == HUB_TABLES
+    await store.close()
+
+
+async def test_users_from_before_roles_are_admins_and_a_downgrade_drops_only_viewers(
+    store_url: str,
+) -> None:
+    store = Store(store_url)
+    await migrate.upgrade(store.engine, "0005")
+    async with store.engine.begin() as connection:
+        await connection.exec_driver_sql(
+            "INSERT INTO admin_users (username, password_hash, created_at, updated_at) "
+            "VALUES ('veteran', 'scrypt$x', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+        )
+    await migrate.upgrade(store.engine)
+    assert await admins.credentials(store, "veteran") == ("scrypt$x", "admin")
+    await admins.create_user(store, "newcomer", "scrypt$y", "viewer")
+    await migrate.downgrade(store.engine, "0005")
+    async with store.read() as connection:
+        names = (await connection.exec_driver_sql("SELECT username FROM admin_users")).scalars()
+        assert list(names) == ["veteran"]
     await store.close()
