@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from fastapi import HTTPException, Security, WebSocketException, status
+from pydantic import SecretStr
 from starlette.requests import HTTPConnection
 
 from xiaozhi_server.auth.passwords import hash_password, verify_password
@@ -64,7 +65,7 @@ class Principal:
         return permission in permissions(self.role)
 
 
-def _token_principal(item: object) -> Principal:
+def _token_principal(item: SecretStr | ApiToken) -> Principal:
     if isinstance(item, ApiToken):
         return Principal(item.name or "api-token", "token", item.role)
     return Principal("api-token", "token", "admin")  # a plain string: admin, as before roles
