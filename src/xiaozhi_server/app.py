@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from xiaozhi_server import __version__
 from xiaozhi_server.api import (
     audio,
+    audit,
     console,
     devices,
     export,
@@ -26,6 +27,7 @@ from xiaozhi_server.api import (
     sign_in,
     stats,
     sync_status,
+    users,
 )
 from xiaozhi_server.api.compat import compat_router
 from xiaozhi_server.api.contract import install_openapi
@@ -92,7 +94,18 @@ def _mount_routes(app: FastAPI, settings: Settings) -> None:
     """Every route the settings turn on; the order matters where paths overlap."""
     app.include_router(health.router)
     app.include_router(metrics.router)
-    for router in (sign_in, features, devices, sessions, search, stats, audio, sync_status):
+    for router in (
+        sign_in,
+        features,
+        devices,
+        sessions,
+        search,
+        stats,
+        audio,
+        sync_status,
+        users,
+        audit,
+    ):
         app.include_router(router.router)
     if settings.features.export:
         app.include_router(export.router)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -14,6 +16,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from xiaozhi_server.app import BackgroundTask, create_app, server_config
+from xiaozhi_server.auth import users
 from xiaozhi_server.auth.passwords import new_password
 from xiaozhi_server.config import ConfigError, Settings, read_settings
 from xiaozhi_server.ops.backup import export_archive, import_archive
@@ -24,7 +27,7 @@ from xiaozhi_server.services import Services
 from xiaozhi_server.sources.simulator import run_live, seed_history
 from xiaozhi_server.sources.sync import PassSummary
 from xiaozhi_server.sources.sync_runner import SyncFailed, run_sync
-from xiaozhi_server.store import migrate
+from xiaozhi_server.store import admins, migrate
 from xiaozhi_server.store.database import Store
 
 app = typer.Typer(
@@ -34,6 +37,11 @@ db_app = typer.Typer(help="Manage the store's schema (Alembic migrations).", no_
 app.add_typer(db_app, name="db")
 config_app = typer.Typer(help="Inspect the settings.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+users_app = typer.Typer(
+    help="Manage who signs in: viewers read and search, admins may do everything.",
+    no_args_is_help=True,
+)
+app.add_typer(users_app, name="users")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="Settings file (YAML).", show_default=False)
@@ -42,6 +50,10 @@ HostOption = Annotated[str | None, typer.Option(help="Address to listen on (defa
 PortOption = Annotated[int | None, typer.Option(help="Port to listen on (default 8004).")]
 DEMO_STORAGE_URL = "sqlite+aiosqlite:///./data/demo.db"
 T = TypeVar("T")
+
+
+class CommandError(Exception):
+    """A command refused for a reason its message says in full (shown without a type)."""
 
 
 def main() -> None:
@@ -191,6 +203,118 @@ def config_show(config: ConfigOption = None) -> None:
     typer.echo(effective_yaml(_settings(config, None, None)), nl=False)
 
 
+class RoleChoice(StrEnum):
+    viewer = "viewer"
+    admin = "admin"
+
+
+NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="The user's name.")]
+PasswordOption = Annotated[
+    str | None,
+    typer.Option(
+        "--password",
+        help=f"At least {users.MIN_PASSWORD} characters; asked for (twice, hidden) if left out.",
+        show_default=False,
+    ),
+]
+
+
+@users_app.command("add")
+def users_add(
+    name: NameArgument,
+    role: Annotated[RoleChoice, typer.Option("--role", help="viewer or admin.")],
+    password: PasswordOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Add a user with a role and a password."""
+    secret = password if password is not None else _ask_password()
+    _user_change(config, lambda s: users.add(s, name, role.value, secret, _cli_actor()))
+    typer.echo(f"added {role.value} {name!r}")
+
+
+@users_app.command("list")
+def users_list(config: ConfigOption = None) -> None:
+    """List every user with role and last change."""
+    rows = _with_users(config, admins.list_users)
+    if not rows:
+        typer.echo("no users")
+        return
+    width = max(len(row["username"]) for row in rows)
+    for row in rows:
+        changed = row["updated_at"].strftime("%Y-%m-%d %H:%M UTC")
+        typer.echo(f"{row['username']:<{width}}  {row['role']:<6}  changed {changed}")
+
+
+@users_app.command("passwd")
+def users_passwd(
+    name: NameArgument, password: PasswordOption = None, config: ConfigOption = None
+) -> None:
+    """Set a user's password (their console sessions end)."""
+    secret = password if password is not None else _ask_password()
+    _user_change(config, lambda s: users.change_password(s, name, secret, _cli_actor()))
+    typer.echo(f"password of {name!r} changed")
+
+
+@users_app.command("role")
+def users_role(
+    name: NameArgument,
+    role: Annotated[RoleChoice, typer.Argument(help="viewer or admin.")],
+    config: ConfigOption = None,
+) -> None:
+    """Give a user another role (applies to their open sessions at once)."""
+    _user_change(config, lambda s: users.change_role(s, name, role.value, _cli_actor()))
+    typer.echo(f"{name!r} is now {role.value}")
+
+
+@users_app.command("remove")
+def users_remove(name: NameArgument, config: ConfigOption = None) -> None:
+    """Remove a user and end their console sessions."""
+    _user_change(config, lambda s: users.remove(s, name, _cli_actor()))
+    typer.echo(f"removed {name!r}")
+
+
+def _ask_password() -> str:
+    secret: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return secret
+
+
+def _cli_actor() -> users.Actor:
+    """Who runs the command, as the operating system knows them."""
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = "cli"
+    return users.Actor(name, "cli", "local")
+
+
+def _with_users(config: Path | None, action: Callable[[Store], Awaitable[T]]) -> T:
+    """``action`` on a store at the newest schema (upgraded first unless auto_migrate is off)."""
+    settings = _settings(config, None, None)
+
+    async def run(store: Store) -> T:
+        if settings.storage.auto_migrate:
+            await migrate.upgrade(store.engine)
+        elif await migrate.current_revision(store.engine) != migrate.head_revision():
+            raise CommandError(
+                "the store is not at the newest schema: run 'xiaozhi-server db upgrade'"
+            )
+        return await action(store)
+
+    return _with_store(config, run)
+
+
+def _user_change(config: Path | None, change: Callable[[Store], Awaitable[object]]) -> None:
+    """Run a user change; a refusal is one line on stderr and exit code 1."""
+
+    async def refused_plainly(store: Store) -> None:
+        try:
+            await change(store)
+        except (users.UserError, users.LastAdmin) as exc:
+            raise CommandError(str(exc)) from None
+
+    _with_users(config, refused_plainly)
+
+
 def _settings(config: Path | None, host: str | None, port: int | None) -> Settings:
     try:
         settings, warnings = read_settings(config)
@@ -218,6 +342,9 @@ def _with_store(config: Path | None, action: Callable[[Store], Awaitable[T]]) ->
 
     try:
         return asyncio.run(run())
+    except CommandError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     except Exception as exc:  # a CLI user gets the cause, not a traceback
         typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
         raise typer.Exit(1) from None

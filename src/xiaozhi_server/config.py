@@ -27,12 +27,14 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from xiaozhi_server.auth.roles import Role
 from xiaozhi_server.config_migrations import (
     MigrationError,
     migrate_environment,
     migrate_file,
     retired_hint,
 )
+from xiaozhi_server.privacy.masking import MaskKind
 
 DEFAULT_CONFIG_PATH = Path("config/xiaozhi-server.yaml")
 DEFAULT_STORAGE_URL = "sqlite+aiosqlite:///./data/xiaozhi-server.db"
@@ -173,14 +175,48 @@ class NotificationSettings(_Section):
         return value or None
 
 
+class ApiToken(_Section):
+    """A token with its role (a plain string in ``api_tokens`` is an admin's token)."""
+
+    token: SecretStr
+    role: Role
+    name: str | None = Field(None, min_length=1, max_length=64, description="shown in the audit")
+
+    @field_validator("token")
+    @classmethod
+    def _not_empty(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("a token must not be empty")
+        return value
+
+
 class AuthSettings(_Section):
     report_secret: SecretStr | None = None
     admin_username: str = Field("admin", min_length=1)
     admin_password: SecretStr | None = None
-    api_tokens: list[SecretStr] = []
+    # a plain string is an admin's token (as before roles); {token, role, name} names a role
+    api_tokens: list[SecretStr | ApiToken] = []
     # wrong passwords allowed before a name / an address is locked (1 s, doubling to 15 min)
     failed_sign_ins_per_user: int = Field(5, ge=1, le=1000)
     failed_sign_ins_per_address: int = Field(20, ge=1, le=100_000)
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _distinct(cls, value: list[SecretStr | ApiToken]) -> list[SecretStr | ApiToken]:
+        secrets = [token_secret(item) for item in value]
+        if len(set(secrets)) != len(secrets):
+            raise ValueError("the same token is listed twice (each token has one role)")
+        return value
+
+
+def token_secret(item: SecretStr | ApiToken) -> str:
+    """The secret of an ``auth.api_tokens`` entry, whichever form it has."""
+    return (item.token if isinstance(item, ApiToken) else item).get_secret_value()
+
+
+class PrivacySettings(_Section):
+    # what the console, the API, the feed and exports star out (privacy/masking.py)
+    mask: list[MaskKind] = []
 
 
 class FeatureSettings(_Section):
@@ -209,6 +245,7 @@ class Settings(BaseSettings):
     sync_service: SyncServiceSettings = Field(default_factory=SyncServiceSettings)
     notification: NotificationSettings = Field(default_factory=NotificationSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     features: FeatureSettings = Field(default_factory=FeatureSettings)
 
     @classmethod

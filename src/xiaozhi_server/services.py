@@ -11,7 +11,9 @@ from xiaozhi_server.auth.guard import Authenticator
 from xiaozhi_server.config import Settings
 from xiaozhi_server.ingest.group_commit import GroupCommitter
 from xiaozhi_server.ingest.pipeline import Ingestor
+from xiaozhi_server.privacy.masking import Masker
 from xiaozhi_server.realtime.bus import EventBus
+from xiaozhi_server.realtime.payloads import MaskedEvents
 from xiaozhi_server.realtime.redis_bridge import RedisBridge
 from xiaozhi_server.realtime.registry import FeedRegistry
 from xiaozhi_server.sources.tap import UpstreamProxy
@@ -20,7 +22,7 @@ from xiaozhi_server.store.database import Store
 
 @dataclass(slots=True)
 class Services:
-    """Settings plus the store, the event bus, the write path and the authenticator."""
+    """Settings plus the store, the event bus, the write path, the authenticator and masking."""
 
     settings: Settings
     store: Store
@@ -31,6 +33,8 @@ class Services:
     proxy: UpstreamProxy | None
     feed: FeedRegistry
     bridge: RedisBridge | None
+    masker: Masker
+    masked_events: MaskedEvents
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -40,6 +44,7 @@ class Services:
         bus = EventBus()
         bridge = _bridge(settings, bus)
         ingestor = Ingestor(store, bridge or bus)
+        masker = Masker(settings.privacy.mask)
         return cls(
             settings=settings,
             store=store,
@@ -50,6 +55,8 @@ class Services:
             proxy=_proxy(settings),
             feed=FeedRegistry(settings.notification.max_subscribers),
             bridge=bridge,
+            masker=masker,
+            masked_events=MaskedEvents(masker),
         )
 
     def start(self) -> None:

@@ -163,3 +163,169 @@ def test_config_show_reports_each_deprecated_key_on_one_stderr_line(
     assert "esp32_server.websocket_url is deprecated and ignored" in lines[0]
     assert "use server.port" in lines[1]
     assert "websocket_port" not in result.stdout
+
+
+def _audit_rows(database: Path) -> list[tuple[str, str, str, str]]:
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute(
+            "SELECT actor_kind, address, action, target FROM audit_log ORDER BY id"
+        ).fetchall()
+    return [tuple(row) for row in rows]
+
+
+def test_users_added_from_the_command_line_sign_in_with_their_role(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    added = cli(
+        "users",
+        "add",
+        "teacher",
+        "--role",
+        "viewer",
+        "--password",
+        "chalk-123",
+        env=env,
+        cwd=tmp_path,
+    )
+    assert added.returncode == 0, added.stderr
+    assert (
+        cli(
+            "users",
+            "add",
+            "head",
+            "--role",
+            "admin",
+            "--password",
+            "office-123",
+            env=env,
+            cwd=tmp_path,
+        ).returncode
+        == 0
+    )
+    with running("serve", env=env, cwd=tmp_path) as (url, _):
+        teacher = ("teacher", "chalk-123")
+        assert httpx.get(f"{url}/api/v2/auth/me", auth=teacher).json()["role"] == "viewer"
+        assert httpx.get(f"{url}/api/v2/export", auth=teacher).status_code == 403
+        assert httpx.get(f"{url}/api/v2/export", auth=("head", "office-123")).status_code == 200
+
+
+def test_users_list_shows_each_name_with_its_role(env: dict[str, str], tmp_path: Path) -> None:
+    cli(
+        "users",
+        "add",
+        "teacher",
+        "--role",
+        "viewer",
+        "--password",
+        "chalk-123",
+        env=env,
+        cwd=tmp_path,
+    )
+    cli(
+        "users", "add", "head", "--role", "admin", "--password", "office-123", env=env, cwd=tmp_path
+    )
+    lines = cli("users", "list", env=env, cwd=tmp_path).stdout.splitlines()
+    assert [line.split()[:2] for line in lines] == [["head", "admin"], ["teacher", "viewer"]]
+
+
+def test_users_passwd_asks_twice_without_echo_when_no_password_is_given(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    cli(
+        "users",
+        "add",
+        "teacher",
+        "--role",
+        "viewer",
+        "--password",
+        "chalk-123",
+        env=env,
+        cwd=tmp_path,
+    )
+    changed = subprocess.run(
+        [sys.executable, "-m", "xiaozhi_server", "users", "passwd", "teacher"],
+        input="marker-456\nmarker-456\n",
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert "marker-456" not in changed.stdout + changed.stderr
+    assert "changed" in changed.stdout
+
+
+def test_users_remove_refuses_the_last_admin_and_removes_others(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    cli(
+        "users", "add", "head", "--role", "admin", "--password", "office-123", env=env, cwd=tmp_path
+    )
+    cli(
+        "users",
+        "add",
+        "teacher",
+        "--role",
+        "viewer",
+        "--password",
+        "chalk-123",
+        env=env,
+        cwd=tmp_path,
+    )
+    refused = cli("users", "remove", "head", env=env, cwd=tmp_path)
+    assert refused.returncode == 1
+    assert (
+        refused.stderr.strip() == "error: 'head' is the last admin: make another user admin first"
+    )
+    assert cli("users", "remove", "teacher", env=env, cwd=tmp_path).returncode == 0
+    unknown = cli("users", "remove", "teacher", env=env, cwd=tmp_path)
+    assert (unknown.returncode, unknown.stderr.strip()) == (1, "error: no user 'teacher'")
+
+
+def test_user_changes_from_the_command_line_are_audited_as_local(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    cli(
+        "users",
+        "add",
+        "teacher",
+        "--role",
+        "viewer",
+        "--password",
+        "chalk-123",
+        env=env,
+        cwd=tmp_path,
+    )
+    cli("users", "passwd", "teacher", "--password", "chalk-456", env=env, cwd=tmp_path)
+    cli("users", "role", "teacher", "admin", env=env, cwd=tmp_path)
+    assert _audit_rows(tmp_path / "hub.db") == [
+        ("cli", "local", "user_add", "user teacher"),
+        ("cli", "local", "user_password", "user teacher"),
+        ("cli", "local", "user_role", "user teacher"),
+    ]
+
+
+def test_a_short_password_or_unknown_role_is_refused_plainly(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    short = cli(
+        "users", "add", "teacher", "--role", "viewer", "--password", "abc", env=env, cwd=tmp_path
+    )
+    assert (short.returncode, short.stderr.strip()) == (
+        1,
+        "error: password: must be 8 to 256 characters",
+    )
+    role = cli(
+        "users",
+        "add",
+        "teacher",
+        "--role",
+        "owner",
+        "--password",
+        "chalk-123",
+        env=env,
+        cwd=tmp_path,
+    )
+    assert role.returncode == 2
+    assert "Traceback" not in role.stderr

@@ -12,7 +12,13 @@ import yaml
 from pydantic import BaseModel
 
 from tests.support.settings_files import config_error, write_settings
-from xiaozhi_server.config import DEFAULT_STORAGE_URL, Settings, load_settings, mask_url
+from xiaozhi_server.config import (
+    DEFAULT_STORAGE_URL,
+    ApiToken,
+    Settings,
+    load_settings,
+    mask_url,
+)
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "xiaozhi-server.example.yaml"
 
@@ -171,3 +177,49 @@ def test_a_bad_url_is_shown_with_its_password_masked(tmp_path: Path) -> None:
 )
 def test_a_password_inside_any_url_is_masked_and_the_rest_kept(url: str, shown: str) -> None:
     assert mask_url(url) == shown
+
+
+def test_a_plain_api_token_is_an_admins_and_a_mapping_names_its_role(tmp_path: Path) -> None:
+    settings = load_settings(
+        write_settings(
+            tmp_path,
+            "auth:\n  api_tokens:\n    - old-token\n"
+            "    - {token: wall-token, role: viewer, name: wall-display}\n",
+        )
+    )
+    plain, named = settings.auth.api_tokens
+    assert isinstance(named, ApiToken)
+    assert not isinstance(plain, ApiToken)
+    assert (named.role, named.name, named.token.get_secret_value()) == (
+        "viewer",
+        "wall-display",
+        "wall-token",
+    )
+
+
+@pytest.mark.parametrize(
+    ("tokens", "named"),
+    [
+        ("[{token: t1}]", "role"),
+        ("[{token: t1, role: owner}]", "role"),
+        ("[t1, {token: t1, role: viewer}]", "the same token is listed twice"),
+    ],
+)
+def test_a_token_without_a_known_role_or_listed_twice_is_refused(
+    tmp_path: Path, tokens: str, named: str
+) -> None:
+    message = config_error(write_settings(tmp_path, f"auth:\n  api_tokens: {tokens}\n"))
+    assert named in message
+    assert "t1" not in message  # the token itself is never shown
+
+
+def test_privacy_mask_takes_the_four_kinds_and_names_them_when_wrong(tmp_path: Path) -> None:
+    path = write_settings(tmp_path, "privacy:\n  mask: [phone, email, id_card, bank_card]\n")
+    assert set(load_settings(path).privacy.mask) == {"phone", "email", "id_card", "bank_card"}
+    message = config_error(write_settings(tmp_path, "privacy:\n  mask: [phones]\n"))
+    assert "privacy.mask.0" in message
+    assert "'phone'" in message
+
+
+def test_nothing_is_masked_by_default() -> None:
+    assert load_settings().privacy.mask == []

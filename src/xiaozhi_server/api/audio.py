@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Response
 
-from xiaozhi_server.api.contract import ADMIN, ADMIN_ERRORS, errors
+from xiaozhi_server.api.contract import READER, errors
 from xiaozhi_server.api.errors import ApiError, not_found
 from xiaozhi_server.api.params import AudioPath
 from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.store.audio import get_audio
 
-router = APIRouter(prefix="/api/v2", tags=["audio"], dependencies=ADMIN, responses=ADMIN_ERRORS)
+router = APIRouter(prefix="/api/v2", tags=["audio"], dependencies=READER)
 _RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 _WAV = {"audio/wav": {"schema": {"type": "string", "format": "binary"}}}
 _CACHING = {

@@ -2,7 +2,8 @@
 
 Tools written against manager-api (``/agent/{agentId}/sessions``,
 ``/agent/{agentId}/chat-history/{sessionId}``) read the hub unchanged — and keep working
-while manager-api is down.
+while manager-api is down. Any role may read them; titles and text are masked as
+``privacy.mask`` says, for everyone (manager-api's tools know no ``unmask``).
 """
 
 from __future__ import annotations
@@ -45,13 +46,13 @@ def compat_router(prefix: str) -> APIRouter:
             services.store, agentId, size, (page_number - 1) * size
         )
         total = await session_queries.count_agent_sessions(services.store, agentId)
-        zone = _zone(services)
+        zone, masker = _zone(services), services.masker
         items = [
             {
                 "sessionId": row["session_id"],
                 "createdAt": _local(row["last_message_at"], zone),
                 "chatCount": row["message_count"],
-                "title": row["title"],
+                "title": masker.optional(row["title"]),
             }
             for row in rows
         ]
@@ -63,13 +64,13 @@ def compat_router(prefix: str) -> APIRouter:
         services = get_services(request)
         if not await services.authenticator.authenticate(request):
             return failure(401, "unauthorized: send Authorization: Bearer <api token>")
-        zone = _zone(services)
+        zone, masker = _zone(services), services.masker
         rows = await message_queries.session_messages(services.store, sessionId)
         items = [
             {
                 "createdAt": _local(row["created_at"], zone),
                 "chatType": row["chat_type"],
-                "content": row["content"],
+                "content": masker.text(row["content"]),
                 "audioId": row["audio_id"],
                 "macAddress": row["device"],
             }

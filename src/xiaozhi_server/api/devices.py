@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from xiaozhi_server.api.contract import ADMIN, ADMIN_ERRORS, errors
+from xiaozhi_server.api.contract import READER, errors
 from xiaozhi_server.api.errors import bad_parameter, not_found
 from xiaozhi_server.api.params import (
     MAX_OFFSET,
@@ -21,16 +21,18 @@ from xiaozhi_server.api.params import (
     page_limit,
 )
 from xiaozhi_server.api.schemas import ChatHistory, DeviceList
+from xiaozhi_server.api.unmask import content_masking
 from xiaozhi_server.api.views import device_view, message_view, session_view
 from xiaozhi_server.domain import ChatType
 from xiaozhi_server.ingest.normalise import normalise_device
+from xiaozhi_server.privacy.masking import Masker
 from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.store import devices as device_queries
 from xiaozhi_server.store import messages as message_queries
 from xiaozhi_server.store import sessions as session_queries
 from xiaozhi_server.store.sync_state import all_sync_status
 
-router = APIRouter(prefix="/api/v2", tags=["devices"], dependencies=ADMIN, responses=ADMIN_ERRORS)
+router = APIRouter(prefix="/api/v2", tags=["devices"], dependencies=READER)
 MESSAGES_PER_SESSION = 200
 
 
@@ -82,6 +84,7 @@ async def device_chat_history(
     limit: Annotated[int, page_limit("sessions")] = 10,
     cursor: Annotated[Cursor | None, Query(description="a next_cursor this API returned")] = None,
     tz: Annotated[Zone | None, Query(description="adds *_local times in this zone")] = None,
+    masker: Masker | None = Depends(content_masking),
 ) -> dict[str, Any]:
     """The device's recent sessions with their messages, statistics and freshness."""
     device = await resolve_device(services, device_id)
@@ -94,9 +97,8 @@ async def device_chat_history(
         messages = await message_queries.session_messages(
             services.store, row["session_id"], MESSAGES_PER_SESSION
         )
-        sessions.append(
-            session_view(row, tz) | {"messages": [message_view(m, tz) for m in messages]}
-        )
+        shown = [message_view(m, tz, masker) for m in messages]
+        sessions.append(session_view(row, tz, masker) | {"messages": shown})
     return {
         "device_id": device["mac"],
         "device": device_view(device),

@@ -10,19 +10,23 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from xiaozhi_server.api.contract import ADMIN, ADMIN_ERRORS, errors
+from xiaozhi_server.api.contract import ADMIN, errors
 from xiaozhi_server.api.devices import resolve_device
 from xiaozhi_server.api.params import DeviceRef, SessionRef, Time, Zone
 from xiaozhi_server.api.schemas import EXPORT_DOWNLOAD
+from xiaozhi_server.api.unmask import content_masking
 from xiaozhi_server.api.views import message_view
+from xiaozhi_server.auth.guard import Principal, client_address, require_admin
+from xiaozhi_server.privacy.masking import Masker
 from xiaozhi_server.realtime.bus import jsonable
 from xiaozhi_server.services import Services, get_services
+from xiaozhi_server.store.audit import AuditEntry, record
 from xiaozhi_server.store.messages import messages_after
 
-router = APIRouter(prefix="/api/v2", tags=["export"], dependencies=ADMIN, responses=ADMIN_ERRORS)
+router = APIRouter(prefix="/api/v2", tags=["export"], dependencies=ADMIN)
 PAGE = 1000
 MEDIA_TYPES = {
     "jsonl": "application/x-ndjson",
@@ -42,6 +46,7 @@ CSV_COLUMNS = [
 ]
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 SPEAKERS = {1: "用户 User", 2: "助手 Agent", 3: "工具 Tool"}
+_TARGETS = ("device", "session")
 
 
 @router.get(
@@ -53,6 +58,7 @@ SPEAKERS = {1: "用户 User", 2: "助手 Agent", 3: "工具 Tool"}
     },
 )
 async def export(
+    request: Request,
     services: Services = Depends(get_services),
     format: Literal["jsonl", "csv", "txt"] = "jsonl",
     device: Annotated[
@@ -64,22 +70,43 @@ async def export(
     tz: Annotated[
         Zone | None, Query(description="zone for the times in the transcript (txt)")
     ] = None,
+    masker: Masker | None = Depends(content_masking),
+    principal: Principal = Depends(require_admin),
 ) -> StreamingResponse:
-    """Every matching message in id order, streamed page by page."""
+    """Every matching message in id order, streamed page by page (admins only).
+
+    Each export is recorded in the audit trail: the format and filters, never the text.
+    """
     zone = tz or zoneinfo.ZoneInfo("UTC")
     mac = (await resolve_device(services, device))["mac"] if device else None
     filters = {"device": mac, "session": session, "since": from_, "until": to}
+    await _record_export(services, principal, client_address(request), format, filters, masker)
     pages = _pages(services, filters)
     body = (
-        _jsonl(pages)
+        _jsonl(pages, masker)
         if format == "jsonl"
-        else _csv(pages)
+        else _csv(pages, masker)
         if format == "csv"
-        else _transcript(pages, zone)
+        else _transcript(pages, zone, masker)
     )
     name = f"xiaozhi-chat-history-{datetime.now(UTC):%Y%m%d-%H%M%S}.{format}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     return StreamingResponse(body, media_type=MEDIA_TYPES[format], headers=headers)
+
+
+async def _record_export(
+    services: Services,
+    principal: Principal,
+    address: str,
+    format: str,
+    filters: dict[str, Any],
+    masker: Masker | None,
+) -> None:
+    chosen = {name: value for name, value in filters.items() if value is not None}
+    detail = {"format": format, "filters": jsonable(chosen), "masked": bool(masker)}
+    target = ", ".join(f"{name} {value}" for name, value in chosen.items() if name in _TARGETS)
+    entry = AuditEntry(principal.name, principal.kind, "export", target or "all", address, detail)
+    await record(services.store, entry)
 
 
 async def _pages(
@@ -94,20 +121,25 @@ async def _pages(
         last = rows[-1]["id"]
 
 
-async def _jsonl(pages: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[str]:
+async def _jsonl(
+    pages: AsyncIterator[list[dict[str, Any]]], masker: Masker | None
+) -> AsyncIterator[str]:
     async for rows in pages:
         yield "".join(
-            json.dumps(jsonable(message_view(r)), ensure_ascii=False) + "\n" for r in rows
+            json.dumps(jsonable(message_view(r, masker=masker)), ensure_ascii=False) + "\n"
+            for r in rows
         )
 
 
-async def _csv(pages: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[str]:
+async def _csv(
+    pages: AsyncIterator[list[dict[str, Any]]], masker: Masker | None
+) -> AsyncIterator[str]:
     yield "\ufeff" + ",".join(CSV_COLUMNS) + "\r\n"  # the BOM makes spreadsheet apps read UTF-8
     async for rows in pages:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         for row in rows:
-            view = jsonable(message_view(row))
+            view = jsonable(message_view(row, masker=masker))
             writer.writerow([spreadsheet_safe(view[column]) for column in CSV_COLUMNS])
         yield buffer.getvalue()
 
@@ -120,7 +152,7 @@ def spreadsheet_safe(value: Any) -> Any:
 
 
 async def _transcript(
-    pages: AsyncIterator[list[dict[str, Any]]], zone: zoneinfo.ZoneInfo
+    pages: AsyncIterator[list[dict[str, Any]]], zone: zoneinfo.ZoneInfo, masker: Masker | None
 ) -> AsyncIterator[str]:
     current = None
     async for rows in pages:
@@ -130,5 +162,6 @@ async def _transcript(
                 current = row["session_id"]
                 lines.append(f"\n=== 会话 Session {current} · 设备 Device {row['device']} ===\n")
             moment = row["created_at"].astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
-            lines.append(f"[{moment}] {SPEAKERS.get(row['chat_type'], '?')}: {row['content']}\n")
+            content = masker.text(row["content"]) if masker else row["content"]
+            lines.append(f"[{moment}] {SPEAKERS.get(row['chat_type'], '?')}: {content}\n")
         yield "".join(lines)

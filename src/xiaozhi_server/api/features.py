@@ -7,14 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from xiaozhi_server.api.contract import ADMIN, ADMIN_ERRORS
+from xiaozhi_server.api.contract import READER
 from xiaozhi_server.api.schemas import Features
 from xiaozhi_server.ops.features import effective_features
 from xiaozhi_server.services import Services, get_services
 
-router = APIRouter(
-    prefix="/api/v2", tags=["operations"], dependencies=ADMIN, responses=ADMIN_ERRORS
-)
+router = APIRouter(prefix="/api/v2", tags=["operations"], dependencies=READER)
 
 
 @router.get("/features", response_model=Features, response_model_exclude_unset=True)

@@ -45,14 +45,14 @@ async def readyz(request: Request, services: Services = Depends(get_services)) -
         if "degraded" in states
         else "ready"
     )
-    if not await _is_admin(request, services):
+    if not await _signed_in(request, services):
         components = {name: {"state": c["state"]} for name, c in components.items()}
     body = {"status": status, "components": components}
     # Degraded still serves everything the store holds: load balancers keep sending traffic.
     return JSONResponse(body, status_code=503 if status == "unavailable" else 200)
 
 
-async def _is_admin(request: Request, services: Services) -> bool:
+async def _signed_in(request: Request, services: Services) -> bool:
     try:
         return await services.authenticator.authenticate(request) is not None
     except SignInThrottled:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from xiaozhi_server.api.contract import Timestamp
+from xiaozhi_server.auth.roles import Role
 
 # A field present only when the request asked for it (``tz`` for ``*_local``).
 LocalTime = Annotated[
@@ -230,6 +231,50 @@ class Features(BaseModel):
     """Every capability: capture, tap, sync, notifications, console, export."""
 
     features: dict[str, FeatureState]
+
+
+class User(BaseModel):
+    """Someone who signs in with a name and password (never the password or its hash)."""
+
+    username: str
+    role: Role = Field(description="viewer: read and search; admin: everything")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class UserList(BaseModel):
+    """Every user, by name."""
+
+    items: list[User]
+
+
+class RemovedUser(BaseModel):
+    """The user is gone, and so are their console sessions."""
+
+    removed: str
+
+
+class AuditRecord(BaseModel):
+    """One entry of the audit trail: who did what, when, from where, to what."""
+
+    id: int
+    at: Timestamp
+    action: str = Field(
+        description="sign_in, sign_in_failed, export, unmask, user_add, user_password, "
+        "user_role, user_remove, erase, retention, ..."
+    )
+    actor: str = Field(description="a user's or token's name; for sign_in_failed the name tried")
+    actor_kind: str = Field(description="user, session, token, cli or system")
+    address: str | None = Field(description="the client's address (CLI: local)")
+    target: str | None = Field(description="what was acted on, e.g. 'user alice', a path")
+    detail: dict[str, Any] = Field(description="counts, filters and formats; never chat text")
+
+
+class AuditPage(BaseModel):
+    """One page of the audit trail, newest first."""
+
+    items: list[AuditRecord]
+    next_before_id: int | None = Field(description="pass as before_id for the next page")
 
 
 _DOWNLOAD: dict[str, Any] = {

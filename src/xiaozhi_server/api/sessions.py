@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from xiaozhi_server.api.contract import ADMIN, ADMIN_ERRORS, errors
+from xiaozhi_server.api.contract import READER, errors
 from xiaozhi_server.api.devices import resolve_device, session_after, session_cursor
 from xiaozhi_server.api.errors import not_found
 from xiaozhi_server.api.params import (
@@ -20,12 +20,14 @@ from xiaozhi_server.api.params import (
     page_limit,
 )
 from xiaozhi_server.api.schemas import SessionList, SessionMessages
+from xiaozhi_server.api.unmask import content_masking
 from xiaozhi_server.api.views import message_view, session_view
+from xiaozhi_server.privacy.masking import Masker
 from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.store import messages as message_queries
 from xiaozhi_server.store import sessions as session_queries
 
-router = APIRouter(prefix="/api/v2", tags=["sessions"], dependencies=ADMIN, responses=ADMIN_ERRORS)
+router = APIRouter(prefix="/api/v2", tags=["sessions"], dependencies=READER)
 
 
 @router.get(
@@ -46,8 +48,9 @@ async def list_sessions(
     limit: Annotated[int, page_limit("sessions")] = 20,
     cursor: Annotated[Cursor | None, Query(description="a next_cursor this API returned")] = None,
     tz: Annotated[Zone | None, Query(description="adds *_local times in this zone")] = None,
+    masker: Masker | None = Depends(content_masking),
 ) -> dict[str, Any]:
-    """Sessions newest first, one keyset page at a time (``next_cursor``)."""
+    """Sessions newest first, one keyset page at a time (``next_cursor``); titles masked."""
     mac = (await resolve_device(services, device))["mac"] if device else None
     rows = await session_queries.list_sessions(
         services.store,
@@ -61,7 +64,7 @@ async def list_sessions(
     )
     page = rows[:limit]
     return {
-        "items": [session_view(row, tz) for row in page],
+        "items": [session_view(row, tz, masker) for row in page],
         "next_cursor": session_cursor(page[-1]) if len(rows) > limit else None,
     }
 
@@ -76,10 +79,14 @@ async def session_messages(
     session_id: Annotated[SessionPath, Path(description="session id")],
     services: Services = Depends(get_services),
     tz: Annotated[Zone | None, Query(description="adds *_local times in this zone")] = None,
+    masker: Masker | None = Depends(content_masking),
 ) -> dict[str, Any]:
     """The conversation in order; tool rows decoded alongside their raw content."""
     session = await session_queries.get_session(services.store, session_id)
     if session is None:
         raise not_found(f"session {session_id!r}")
     rows = await message_queries.session_messages(services.store, session_id)
-    return {"session": session_view(session, tz), "items": [message_view(r, tz) for r in rows]}
+    return {
+        "session": session_view(session, tz, masker),
+        "items": [message_view(r, tz, masker) for r in rows],
+    }

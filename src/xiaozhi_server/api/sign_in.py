@@ -1,4 +1,4 @@
-"""Console sign-in: an admin's name and password for a session (cookie and token)."""
+"""Console sign-in: a user's name and password for a session (cookie and token)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from pydantic import AfterValidator, BaseModel, Field
 from pydantic_core import PydanticCustomError
 
 from xiaozhi_server.api.contract import (
-    ADMIN,
-    ADMIN_ERRORS,
     BEARER,
+    READER,
     SESSION,
     Timestamp,
     errors,
@@ -22,8 +21,10 @@ from xiaozhi_server.auth.guard import (
     SESSION_LIFETIME,
     Principal,
     client_address,
-    require_admin,
+    require_reader,
 )
+from xiaozhi_server.auth.roles import Permission, Role, permissions
+from xiaozhi_server.privacy.masking import MaskKind
 from xiaozhi_server.services import Services, get_services
 
 router = APIRouter(prefix="/api/v2/auth", tags=["sign-in"])
@@ -39,7 +40,7 @@ def _storable(value: str) -> str:
 
 
 class Credentials(BaseModel):
-    """An admin's name and password."""
+    """A user's name and password."""
 
     username: Annotated[str, AfterValidator(_storable)] = Field(
         min_length=1, max_length=64, pattern=r"^[^\u0000]*$"
@@ -51,6 +52,7 @@ class SignedIn(BaseModel):
     """A new console session."""
 
     username: str
+    role: Role
     token: str = Field(description="also usable as a bearer token")
     expires_at: Timestamp
 
@@ -64,9 +66,14 @@ class SignedOut(BaseModel):
 class Me(BaseModel):
     """Who is signed in."""
 
-    username: str = Field(description="the admin's name, or api-token")
+    username: str = Field(description="the user's name, or the token's name (api-token)")
     kind: Literal["user", "session", "token"] = Field(
         description="user: name and password; session: console session; token: API token"
+    )
+    role: Role = Field(description="viewer: read and search; admin: everything")
+    permissions: list[Permission] = Field(description="what this role may do")
+    masking: list[MaskKind] = Field(
+        description="what the hub masks (privacy.mask); admins may ask with unmask=true"
     )
 
 
@@ -86,7 +93,7 @@ async def login(
     Too many wrong passwords for a name or from an address answer 429 with Retry-After.
     """
     principal = await services.authenticator.check_password(
-        credentials.username, credentials.password, client_address(request)
+        credentials.username, credentials.password, client_address(request), via="login"
     )
     if principal is None:
         raise ApiError(401, "wrong name or password")
@@ -99,7 +106,12 @@ async def login(
         samesite="strict",
         path="/",
     )
-    return {"username": principal.name, "token": token, "expires_at": expires}
+    return {
+        "username": principal.name,
+        "role": principal.role,
+        "token": token,
+        "expires_at": expires,
+    }
 
 
 @router.post(
@@ -123,7 +135,15 @@ async def logout(
     return {"signed_out": True}
 
 
-@router.get("/me", response_model=Me, dependencies=ADMIN, responses=ADMIN_ERRORS)
-async def me(principal: Principal = Depends(require_admin)) -> dict[str, str]:
-    """Who is signed in."""
-    return {"username": principal.name, "kind": principal.kind}
+@router.get("/me", response_model=Me, dependencies=READER)
+async def me(
+    principal: Principal = Depends(require_reader), services: Services = Depends(get_services)
+) -> dict[str, Any]:
+    """Who is signed in, their role and what it allows, and what the hub masks."""
+    return {
+        "username": principal.name,
+        "kind": principal.kind,
+        "role": principal.role,
+        "permissions": list(permissions(principal.role)),
+        "masking": list(services.masker.kinds),
+    }

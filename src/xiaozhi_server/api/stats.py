@@ -8,16 +8,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from xiaozhi_server.api.contract import ADMIN, ADMIN_ERRORS, errors
+from xiaozhi_server.api.contract import READER, errors
 from xiaozhi_server.api.errors import bad_parameter
 from xiaozhi_server.api.params import Time, Zone
 from xiaozhi_server.api.schemas import Stats
 from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.store import stats as stat_queries
 
-router = APIRouter(
-    prefix="/api/v2", tags=["statistics"], dependencies=ADMIN, responses=ADMIN_ERRORS
-)
+router = APIRouter(prefix="/api/v2", tags=["statistics"], dependencies=READER)
 MAX_DAYS = 366
 
 

@@ -6,14 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from xiaozhi_server.api.contract import ADMIN, ADMIN_ERRORS
+from xiaozhi_server.api.contract import READER
 from xiaozhi_server.api.schemas import SyncStatus
 from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.store.sync_state import all_sync_status
 
-router = APIRouter(
-    prefix="/api/v2", tags=["operations"], dependencies=ADMIN, responses=ADMIN_ERRORS
-)
+router = APIRouter(prefix="/api/v2", tags=["operations"], dependencies=READER)
 
 
 @router.get("/sync/status", response_model=SyncStatus, response_model_exclude_unset=True)

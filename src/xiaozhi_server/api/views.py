@@ -8,7 +8,8 @@ from typing import Any
 
 from xiaozhi_server.api.params import localised
 from xiaozhi_server.domain import ChatType, decode_tool_content
-from xiaozhi_server.realtime.payloads import message_payload
+from xiaozhi_server.privacy.masking import Masker
+from xiaozhi_server.realtime.payloads import masked_payload, message_payload
 
 ONLINE_WITHIN = timedelta(minutes=5)
 IDLE_WITHIN = timedelta(hours=24)
@@ -42,8 +43,10 @@ def _state(last_seen: datetime | None, now: datetime) -> str:
     return "online" if age <= ONLINE_WITHIN else "idle" if age <= IDLE_WITHIN else "offline"
 
 
-def session_view(row: dict[str, Any], zone: zoneinfo.ZoneInfo | None = None) -> dict[str, Any]:
-    """A session with its title, counts and first/last times."""
+def session_view(
+    row: dict[str, Any], zone: zoneinfo.ZoneInfo | None = None, masker: Masker | None = None
+) -> dict[str, Any]:
+    """A session with its title (masked by ``masker``), counts and first/last times."""
     view = {
         "session_id": row["session_id"],
         "device": row["device"],
@@ -53,12 +56,20 @@ def session_view(row: dict[str, Any], zone: zoneinfo.ZoneInfo | None = None) -> 
         "first_message_at": row["first_message_at"],
         "last_message_at": row["last_message_at"],
     }
+    if masker:
+        view = masked_payload("session_update", view, masker)
     return localised(view, zone)
 
 
-def message_view(row: dict[str, Any], zone: zoneinfo.ZoneInfo | None = None) -> dict[str, Any]:
-    """A message; a tool row also carries ``tool`` (kind, name, arguments or result)."""
+def message_view(
+    row: dict[str, Any], zone: zoneinfo.ZoneInfo | None = None, masker: Masker | None = None
+) -> dict[str, Any]:
+    """A message (content masked by ``masker``); a tool row also carries ``tool`` (kind,
+    name, arguments or result), decoded from the stored text and then masked."""
     view = message_payload(row)
     if row["chat_type"] == ChatType.TOOL:
-        view["tool"] = decode_tool_content(row["content"])
+        tool = decode_tool_content(row["content"])
+        view["tool"] = masker.json(tool) if masker else tool
+    if masker:
+        view = masked_payload("chat_update", view, masker)
     return localised(view, zone)

@@ -1,5 +1,6 @@
 // The console: a hash router, the sign-in gate, the live feed and its indicator.
 
+import { setMe, setUnmasked } from "./access.js";
 import { api } from "./api.js";
 import { Feed } from "./feed.js";
 import { lang, setLang, t, translateStatic } from "./i18n.js";
@@ -10,8 +11,10 @@ import * as session from "./views/session.js";
 import * as search from "./views/search.js";
 import * as stats from "./views/stats.js";
 import * as sync from "./views/sync.js";
+import * as users from "./views/users.js";
+import * as audit from "./views/audit.js";
 
-const ROUTES = { devices, device, session, search, stats, sync };
+const ROUTES = { devices, device, session, search, stats, sync, users, audit };
 const main = document.getElementById("main");
 const indicator = document.getElementById("connection");
 let cleanup = null;
@@ -41,9 +44,10 @@ async function route() {
 
 async function signedIn() {
   try {
-    await api("/api/v2/auth/me");
+    setMe(await api("/api/v2/auth/me"));
     return true;
   } catch {
+    setMe(null);
     return false;
   }
 }
@@ -52,18 +56,28 @@ async function showLogin() {
   feed?.stop();
   feed = null;
   if (cleanup) cleanup();
+  setMe(null);
   document.body.classList.add("signed-out");
   main.replaceChildren();
-  await login.render(main, { onSignedIn: start });
+  await login.render(main, { onSignedIn: async () => { if (await signedIn()) start(); } });
 }
 
 async function start() {
   document.body.classList.remove("signed-out");
+  document.getElementById("unmask").checked = false;
   feed = new Feed(showConnection);
   feed.start();
   await banner();
   await route();
 }
+
+// An admin's "show unmasked": text as stored in every view and the feed (each such
+// request is recorded in the audit trail on the server).
+document.getElementById("unmask").addEventListener("change", (event) => {
+  setUnmasked(event.target.checked);
+  feed?.restart();
+  route();
+});
 
 async function banner() {
   const node = document.getElementById("banner");

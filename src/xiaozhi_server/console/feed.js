@@ -1,6 +1,8 @@
 // The live feed: /ws/admin with the session cookie. On every (re)connect it resumes from
 // the last message id it saw, so nothing is missed; views drop ids they already show.
 
+import { isUnmasked } from "./access.js";
+
 export class Feed {
   constructor(onState) {
     this.handlers = new Map();
@@ -20,7 +22,8 @@ export class Feed {
   start() {
     this.stopped = false;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}/ws/admin`);
+    const unmask = isUnmasked() ? "?unmask=true" : "";
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/admin${unmask}`);
     this.socket = socket;
     socket.addEventListener("message", (event) => this.receive(JSON.parse(event.data)));
     socket.addEventListener("close", () => this.closed(socket));
@@ -29,6 +32,14 @@ export class Feed {
   stop() {
     this.stopped = true;
     this.socket?.close();
+  }
+
+  // Reconnect at once (masked or unmasked changed); resume fills in what was missed.
+  restart() {
+    const old = this.socket;
+    this.socket = null;
+    old?.close();
+    this.start();
   }
 
   receive(message) {

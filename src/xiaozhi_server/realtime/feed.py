@@ -26,6 +26,7 @@ from xiaozhi_server.auth.guard import (
 )
 from xiaozhi_server.ops.metrics import WEBSOCKET_DISCONNECTS
 from xiaozhi_server.realtime.bus import Event
+from xiaozhi_server.realtime.masking import EventView, feed_view
 from xiaozhi_server.realtime.origins import origin_allowed
 from xiaozhi_server.realtime.payloads import message_payload
 from xiaozhi_server.realtime.protocol import (
@@ -69,13 +70,16 @@ async def admin_feed(websocket: WebSocket) -> None:
     principal = await _authenticate(websocket, services)
     if principal is None:
         return
+    view = await feed_view(websocket, services, principal)  # masked, unless unmask=true
+    if view is None:
+        return
     registry = services.feed
     if not registry.try_join():
         WEBSOCKET_DISCONNECTS.labels("full").inc()
         await websocket.close(CLOSE_FULL, f"too many subscribers (max {registry.max_clients})")
         return
     try:
-        reason = await FeedSession(websocket, services, principal).run()
+        reason = await FeedSession(websocket, services, principal, view).run()
     finally:
         registry.leave()
     WEBSOCKET_DISCONNECTS.labels(reason).inc()
@@ -121,8 +125,11 @@ async def _first_message_auth(websocket: WebSocket, services: Services) -> Princ
 class FeedSession:
     """One connected client: a bounded event queue, a reader and a writer."""
 
-    def __init__(self, websocket: WebSocket, services: Services, principal: Principal) -> None:
+    def __init__(
+        self, websocket: WebSocket, services: Services, principal: Principal, view: EventView
+    ) -> None:
         self._websocket = websocket
+        self._view = view
         self._services = services
         self._principal = principal
         self._filters = Filters()
@@ -204,7 +211,8 @@ class FeedSession:
                 )
                 for row in rows:
                     if self._remember(row["id"]):
-                        await self._send_text(Event("chat_update", message_payload(row)).to_text())
+                        event = self._view(Event("chat_update", message_payload(row)))
+                        await self._send_text(event.to_text())
                         replayed += 1
                 if len(rows) < REPLAY_PAGE:
                     break
@@ -221,7 +229,7 @@ class FeedSession:
                 # No per-send timeout (a task per send costs more than the send): a peer that
                 # stops reading fills its bounded queue, a dead one misses protocol pings.
                 try:
-                    await self._send_text(event.to_text())
+                    await self._send_text(self._view(event).to_text())
                 except (WebSocketDisconnect, RuntimeError):
                     return "client_closed"
         return "too_slow" if self._subscription.closed_reason else "server_closed"

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, insert, select
 
+from xiaozhi_server.auth.roles import Role
 from xiaozhi_server.store.database import Store
-from xiaozhi_server.store.tables import admin_sessions
+from xiaozhi_server.store.tables import admin_sessions, admin_users
 
 
 async def create_session(
@@ -24,13 +25,22 @@ async def create_session(
         )
 
 
-async def session_user(store: Store, token_hash: str) -> str | None:
-    """The admin a live session belongs to, or None."""
-    query = select(admin_sessions.c.username).where(
-        admin_sessions.c.token_hash == token_hash, admin_sessions.c.expires_at > datetime.now(UTC)
+async def session_user(store: Store, token_hash: str) -> tuple[str, Role] | None:
+    """The user a live session belongs to and their role now, or None.
+
+    A user's role is read with every request, so a change applies to open sessions at once.
+    """
+    query = (
+        select(admin_sessions.c.username, admin_users.c.role)
+        .join(admin_users, admin_users.c.username == admin_sessions.c.username)
+        .where(
+            admin_sessions.c.token_hash == token_hash,
+            admin_sessions.c.expires_at > datetime.now(UTC),
+        )
     )
     async with store.read() as connection:
-        return (await connection.execute(query)).scalar_one_or_none()
+        row = (await connection.execute(query)).one_or_none()
+    return (row.username, row.role) if row else None
 
 
 async def end_session(store: Store, token_hash: str) -> None:

@@ -41,14 +41,21 @@ async def record(store: Store, entry: AuditEntry, at: datetime | None = None) ->
 
 
 async def entries(
-    store: Store, limit: int, before_id: int | None = None, action: str | None = None
+    store: Store,
+    limit: int,
+    before_id: int | None = None,
+    action: str | None = None,
+    actor: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Entries newest first, ``limit`` at most, older than ``before_id`` when given."""
+    """Entries newest first, ``limit`` at most, older than ``before_id`` when given, of
+    one ``action`` and one ``actor`` when given."""
     query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
     if before_id is not None:
         query = query.where(audit_log.c.id < before_id)
     if action is not None:
         query = query.where(audit_log.c.action == action)
+    if actor is not None:
+        query = query.where(audit_log.c.actor == actor)
     async with store.read() as connection:
         rows = [dict(row._mapping) for row in await connection.execute(query)]
     for row in rows:

@@ -135,11 +135,13 @@ sync_status = Table(
     **MYSQL_OPTIONS,
 )
 
+# Everyone who signs in with a name and password (viewers too, despite the table's name).
 admin_users = Table(
     "admin_users",
     metadata,
     Column("username", String(64), primary_key=True),
     Column("password_hash", String(255), nullable=False),
+    Column("role", String(16), nullable=False, server_default="admin"),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     **MYSQL_OPTIONS,

@@ -29,7 +29,8 @@ def test_signing_in_sets_a_cookie_that_opens_admin_routes(app: LiveApp) -> None:
         )
         assert answer.status_code == 200
         assert "httponly" in answer.headers["set-cookie"].lower()
-        assert browser.get("/api/v2/auth/me").json() == {"username": "admin", "kind": "session"}
+        me = browser.get("/api/v2/auth/me").json()
+        assert (me["username"], me["kind"], me["role"]) == ("admin", "session", "admin")
         assert browser.get("/api/v2/devices").status_code == 200
 
 

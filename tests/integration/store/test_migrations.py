@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from xiaozhi_server.domain import Batch, MessageRecord
 from xiaozhi_server.ingest.pipeline import Ingestor
 from xiaozhi_server.realtime.bus import EventBus
-from xiaozhi_server.store import migrate
+from xiaozhi_server.store import admins, migrate
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.search import search_messages
 from xiaozhi_server.store.tables import metadata
@@ -119,3 +119,23 @@ async def test_each_revision_steps_down_and_up_again_keeping_the_messages(store:
     assert await migrate.current_revision(store.engine) == migrate.head_revision()
     found = await search_messages(store, "天气", limit=10)
     assert [row["content"] for row in found] == ["今天天气怎么样"]
+
+
+async def test_users_from_before_roles_are_admins_and_a_downgrade_drops_only_viewers(
+    store_url: str,
+) -> None:
+    store = Store(store_url)
+    await migrate.upgrade(store.engine, "0005")
+    async with store.engine.begin() as connection:
+        await connection.exec_driver_sql(
+            "INSERT INTO admin_users (username, password_hash, created_at, updated_at) "
+            "VALUES ('veteran', 'scrypt$x', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+        )
+    await migrate.upgrade(store.engine)
+    assert await admins.credentials(store, "veteran") == ("scrypt$x", "admin")
+    await admins.create_user(store, "newcomer", "scrypt$y", "viewer")
+    await migrate.downgrade(store.engine, "0005")
+    async with store.read() as connection:
+        names = (await connection.exec_driver_sql("SELECT username FROM admin_users")).scalars()
+        assert list(names) == ["veteran"]
+    await store.close()

@@ -48,3 +48,15 @@ def test_every_secret_is_masked_and_an_unset_one_stays_visibly_unset() -> None:
     assert shown["notification"]["redis_url"] == "redis://:***@cache:6379/0"
     settings.auth.admin_password = SecretStr("pw-admin")
     assert yaml.safe_load(effective_yaml(settings))["auth"]["admin_password"] == "***"
+
+
+def test_a_token_with_a_role_shows_its_role_and_name_but_not_the_token() -> None:
+    settings = Settings.model_validate(
+        {
+            "auth": {
+                "api_tokens": ["pw-plain", {"token": "pw-wall", "role": "viewer", "name": "wall"}]
+            }
+        }
+    )
+    shown = yaml.safe_load(effective_yaml(settings))["auth"]["api_tokens"]
+    assert shown == ["***", {"token": "***", "role": "viewer", "name": "wall"}]

@@ -1,9 +1,10 @@
+import { can, textParams } from "../access.js";
 import { api, query } from "../api.js";
 import { el } from "../dom.js";
 import { t, when } from "../i18n.js";
 
 export async function render(main, { feed, arg: mac }) {
-  const page = await api("/api/v2/sessions" + query({ device: mac, limit: 50 }));
+  const page = await api("/api/v2/sessions" + query({ device: mac, limit: 50, ...textParams() }));
   const body = el("tbody");
   const rows = new Map();
   const put = (session, first) => {
@@ -26,10 +27,12 @@ export async function render(main, { feed, arg: mac }) {
   return () => off?.();
 }
 
+// Exports are for admins only: a viewer is not offered them.
 export function exportLinks(filters) {
+  if (!can("export")) return null;
   return el("p", { class: "export" }, t("export") + ": ",
     ...["jsonl", "csv", "txt"].map((format) => el("a", {
-      href: "/api/v2/export" + query({ format, tz: Intl.DateTimeFormat().resolvedOptions().timeZone, ...filters }),
+      href: "/api/v2/export" + query({ format, tz: Intl.DateTimeFormat().resolvedOptions().timeZone, ...filters, ...textParams() }),
       download: "",
     }, format.toUpperCase())));
 }

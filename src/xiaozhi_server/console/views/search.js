@@ -1,3 +1,4 @@
+import { textParams } from "../access.js";
 import { api, query } from "../api.js";
 import { el, highlighted } from "../dom.js";
 import { t, when } from "../i18n.js";
@@ -21,7 +22,7 @@ export async function render(main, { arg }) {
   if (!params.get("q")) { q.focus(); return; }
   const found = await api("/api/v2/messages/search" + query({
     q: params.get("q"), device: params.get("device"), chat_type: params.get("chat_type"),
-    from: params.get("from"), to: params.get("to"), limit: 50,
+    from: params.get("from"), to: params.get("to"), limit: 50, ...textParams(),
   }));
   if (!found.items.length) results.append(el("li", { class: "empty" }, t("search.none")));
   for (const hit of found.items) {

@@ -1,4 +1,5 @@
-import { api } from "../api.js";
+import { textParams } from "../access.js";
+import { api, query } from "../api.js";
 import { el } from "../dom.js";
 import { t, when } from "../i18n.js";
 import { exportLinks } from "./device.js";
@@ -30,7 +31,7 @@ export async function render(main, { feed, arg: sessionId }) {
   const onScroll = () => { if (nearBottom()) marker.hidden = true; };
   window.addEventListener("scroll", onScroll);
 
-  const page = await api(`/api/v2/sessions/${encodeURIComponent(sessionId)}/messages`);
+  const page = await api(`/api/v2/sessions/${encodeURIComponent(sessionId)}/messages` + query(textParams()));
   const session = page.session;
   main.append(
     el("p", {}, el("a", { href: `#/device/${encodeURIComponent(session.device)}` }, "← " + t("back"))),
