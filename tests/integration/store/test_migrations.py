@@ -24,6 +24,7 @@ HUB_TABLES = {
     "admin_users",
     "admin_sessions",
     "audit_log",
+    "erasures",
 }
 
 

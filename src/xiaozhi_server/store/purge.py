@@ -1,0 +1,197 @@
+"""Deleting history for retention and erasure, keeping every aggregate exact.
+
+Each function runs inside the caller's (short) transaction on the ids it is given: the
+messages go with their search entries and with audio no other message uses; their sessions
+are recounted from what is left and dropped when empty; their devices lose exactly what was
+deleted, and their first and last activity are read again from the sessions that remain
+(two index lookups, not a recount of every session of the device).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, func, select, update
+
+from xiaozhi_server.store.search import unindex_messages
+from xiaozhi_server.store.tables import audio, devices, messages, sessions
+from xiaozhi_server.store.writes import chunked, refresh_sessions
+
+
+@dataclass(slots=True)
+class Removed:
+    """What one unit of deletion removed."""
+
+    messages: int = 0
+    audio: int = 0
+    audio_bytes: int = 0
+    sessions: list[str] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)
+
+    def add(self, other: Removed) -> None:
+        """Add ``other``'s counts to these."""
+        self.messages += other.messages
+        self.audio += other.audio
+        self.audio_bytes += other.audio_bytes
+        self.sessions.extend(other.sessions)
+        self.devices.extend(other.devices)
+
+
+_ROWS = select(messages.c.id, messages.c.session_id, messages.c.device, messages.c.audio_id).where(
+    messages.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def delete_messages(connection: Connection, ids: Sequence[int], now: datetime) -> Removed:
+    """Delete these messages, their search entries and audio no one else uses; fix the
+    counts and times of their sessions and devices, dropping sessions left empty."""
+    rows = _rows(connection, ids)
+    removed = Removed(messages=len(rows))
+    if not rows:
+        return removed
+    found = [row.id for row in rows]
+    for part in chunked(found):
+        connection.execute(delete(messages).where(messages.c.id.in_(part)))
+    unindex_messages(connection, found)
+    _drop_unused_audio(connection, {row.audio_id for row in rows if row.audio_id}, removed)
+    emptied = _recount_sessions(connection, {row.session_id for row in rows}, now)
+    per_device = Counter(row.device for row in rows)
+    removed.sessions = drop_sessions(connection, emptied, now, per_device)
+    return removed
+
+
+def clear_audio(connection: Connection, ids: Sequence[int], now: datetime) -> Removed:
+    """Take the audio off these messages (their text stays) and delete audio no one uses."""
+    rows = [row for row in _rows(connection, ids) if row.audio_id]
+    removed = Removed()
+    for part in chunked([row.id for row in rows]):
+        connection.execute(
+            update(messages).where(messages.c.id.in_(part)).values(audio_id=None, updated_at=now)
+        )
+    _drop_unused_audio(connection, {row.audio_id for row in rows}, removed)
+    return removed
+
+
+def drop_sessions(
+    connection: Connection,
+    session_ids: Iterable[str],
+    now: datetime,
+    deleted_messages: Counter[str] | None = None,
+) -> list[str]:
+    """Delete these session rows (their messages are already gone) and take them, and
+    ``deleted_messages`` per device, off their devices' counters; return the ids dropped."""
+    dropped: list[Any] = []
+    for part in chunked(sorted(set(session_ids))):
+        dropped.extend(
+            connection.execute(
+                select(sessions.c.session_id, sessions.c.device).where(
+                    sessions.c.session_id.in_(part)
+                )
+            ).all()
+        )
+        connection.execute(delete(sessions).where(sessions.c.session_id.in_(part)))
+    lost_sessions = Counter(row.device for row in dropped if row.device is not None)
+    _update_devices(connection, deleted_messages or Counter(), lost_sessions, now)
+    return [row.session_id for row in dropped]
+
+
+def delete_device(connection: Connection, mac: str) -> int:
+    """Delete the device's row (its history is already gone); 1 if there was one."""
+    return int(connection.execute(delete(devices).where(devices.c.mac == mac)).rowcount or 0)
+
+
+def _rows(connection: Connection, ids: Sequence[int]) -> list[Any]:
+    rows: list[Any] = []
+    for part in chunked(list(ids)):
+        rows.extend(connection.execute(_ROWS, {"ids": list(part)}).all())
+    return rows
+
+
+def _drop_unused_audio(connection: Connection, audio_ids: set[str], removed: Removed) -> None:
+    if not audio_ids:
+        return
+    for part in chunked(sorted(audio_ids)):
+        used = {
+            row.audio_id
+            for row in connection.execute(
+                select(messages.c.audio_id).where(messages.c.audio_id.in_(part)).distinct()
+            )
+        }
+        unused = [audio_id for audio_id in part if audio_id not in used]
+        if not unused:
+            continue
+        # Sizes from the (audio_id, size_bytes) index: the blobs are never read.
+        sizes = connection.execute(
+            select(func.count(), func.coalesce(func.sum(audio.c.size_bytes), 0)).where(
+                audio.c.audio_id.in_(unused)
+            )
+        ).one()
+        connection.execute(delete(audio).where(audio.c.audio_id.in_(unused)))
+        removed.audio += int(sizes[0])
+        removed.audio_bytes += int(sizes[1])
+
+
+def _recount_sessions(connection: Connection, session_ids: set[str], now: datetime) -> list[str]:
+    """Recount sessions from the messages left; return those left with none."""
+    keys = sorted(session_ids)
+    for part in chunked(keys):
+        # the grouped refresh only reaches sessions that still have messages
+        connection.execute(
+            update(sessions)
+            .where(sessions.c.session_id.in_(part))
+            .values(message_count=0, first_message_at=None, last_message_at=None, updated_at=now)
+        )
+    rows = refresh_sessions(connection, keys, now)
+    return [row["session_id"] for row in rows if row["message_count"] == 0]
+
+
+def _first_seen() -> Any:
+    return (
+        select(func.min(sessions.c.first_message_at))
+        .where(sessions.c.device == bindparam("device_mac"))
+        .scalar_subquery()
+    )
+
+
+def _last_seen() -> Any:
+    return (
+        select(func.max(sessions.c.last_message_at))
+        .where(sessions.c.device == bindparam("device_mac"))
+        .scalar_subquery()
+    )
+
+
+_TAKE_FROM_DEVICE = (
+    update(devices)
+    .where(devices.c.mac == bindparam("device_mac"))
+    .values(
+        message_count=devices.c.message_count - bindparam("lost_messages"),
+        session_count=devices.c.session_count - bindparam("lost_sessions"),
+        first_seen_at=_first_seen(),
+        last_seen_at=_last_seen(),
+        updated_at=bindparam("now"),
+    )
+)
+
+
+def _update_devices(
+    connection: Connection, lost_messages: Counter[str], lost_sessions: Counter[str], now: datetime
+) -> None:
+    macs = sorted(set(lost_messages) | set(lost_sessions))
+    if macs:
+        connection.execute(
+            _TAKE_FROM_DEVICE,
+            [
+                {
+                    "device_mac": mac,
+                    "lost_messages": lost_messages[mac],
+                    "lost_sessions": lost_sessions[mac],
+                    "now": now,
+                }
+                for mac in macs
+            ],
+        )
