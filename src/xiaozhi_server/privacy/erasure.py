@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import Connection, exists, select
 
@@ -29,7 +30,8 @@ from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.devices import find_device
 from xiaozhi_server.store.tables import agents, messages, sessions
 
-KINDS = ("session", "device", "agent")
+Kind = Literal["session", "device", "agent"]
+KINDS: tuple[Kind, ...] = ("session", "device", "agent")
 BATCH = 1000
 _JUST_AFTER = timedelta(milliseconds=1)  # created_at has millisecond precision
 
@@ -39,7 +41,7 @@ class Target:
     """What to erase: ``kind`` (session, device, agent), its key in the store (a session
     id, a normalised MAC, an agent id) and a label for people (title, alias, name)."""
 
-    kind: str
+    kind: Kind
     key: str
     label: str | None = None
 
@@ -63,7 +65,7 @@ class Counts:
         return asdict(self)
 
 
-async def find_target(store: Store, kind: str, identifier: str) -> Target | None:
+async def find_target(store: Store, kind: Kind, identifier: str) -> Target | None:
     """The session, device (MAC in any spelling, or upstream id) or agent named, or None."""
     identifier = identifier.strip()
     if kind == "device":
