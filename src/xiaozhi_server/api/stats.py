@@ -26,7 +26,8 @@ async def stats(
     to: str | None = Query(None, description="default: now"),
     tz: str = Query("UTC", description="zone whose days are counted"),
 ) -> dict[str, Any]:
-    """Messages, sessions, active devices and tool calls per bucket."""
+    """Messages, sessions, active devices and tool calls per bucket; per device and per agent
+    also ``audio_bytes``, the audio stored for those messages."""
     zone = zone_param(tz) or zoneinfo.ZoneInfo("UTC")
     until = time_param(to, "to") or datetime.now(UTC)
     since = time_param(from_, "from") or until - timedelta(days=7)
