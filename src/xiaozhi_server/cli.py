@@ -22,7 +22,7 @@ from xiaozhi_server.ops.config_view import effective_yaml
 from xiaozhi_server.ops.doctor import run_checks
 from xiaozhi_server.ops.logs import configure_logging
 from xiaozhi_server.privacy import commands as privacy
-from xiaozhi_server.services import Services
+from xiaozhi_server.services import Services, data_policy
 from xiaozhi_server.sources.simulator import run_live, seed_history
 from xiaozhi_server.sources.sync import PassSummary
 from xiaozhi_server.sources.sync_runner import SyncFailed, run_sync
@@ -127,9 +127,11 @@ def import_command(
 ) -> None:
     """Restore an archive into the store (idempotent: importing twice changes nothing)."""
 
+    settings = _settings(config, None, None)
+
     async def restore(store: Store) -> dict[str, int]:
         await migrate.upgrade(store.engine)
-        return await import_archive(store, archive, _table_progress())
+        return await import_archive(store, archive, _table_progress(), data_policy(settings))
 
     counts = _with_store(config, restore)
     typer.echo(f"imported {sum(counts.values())} rows from {archive}: " + _counts(counts))

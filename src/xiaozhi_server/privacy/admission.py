@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -220,3 +221,22 @@ def _bindings(connection: Connection, macs: list[str]) -> dict[str, str | None]:
 def _confs(connection: Connection, agent_ids: list[str]) -> dict[str, int | None]:
     rows = writes.rows_by_key(connection, agents, agent_ids)
     return {row["agent_id"]: row["chat_history_conf"] for row in rows}
+
+
+def admit_rows(
+    connection: Connection, rows: list[dict[str, Any]], policy: DataPolicy, now: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Stored-form message rows (an import's) split into those the store may take (audio
+    ids cleared where audio may not be kept) and those withheld (erased or expired)."""
+    owners = [Owner(r["device"], r["session_id"], r["agent_id"], r["created_at"]) for r in rows]
+    admission = Admission.load(connection, policy, now, owners)
+    kept: list[dict[str, Any]] = []
+    withheld: list[dict[str, Any]] = []
+    for row, owner in zip(rows, owners, strict=True):
+        if admission.erased(owner) or admission.expired(owner):
+            withheld.append(row)
+            continue
+        if row["audio_id"] is not None and admission.audio_refusal(owner) is not None:
+            row = {**row, "audio_id": None}
+        kept.append(row)
+    return kept, withheld

@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from xiaozhi_server.store.search import unindex_messages
-from xiaozhi_server.store.tables import audio, devices, messages, sessions
-from xiaozhi_server.store.writes import chunked, refresh_sessions
+from xiaozhi_server.store.tables import audio, devices, erasures, messages, sessions
+from xiaozhi_server.store.writes import chunked, refresh_devices, refresh_sessions
 
 
 @dataclass(slots=True)
@@ -195,3 +195,37 @@ def _update_devices(
                 for mac in macs
             ],
         )
+
+
+def settle_after_import(
+    connection: Connection, session_ids: set[str], macs: set[str], now: datetime
+) -> None:
+    """After an import that withheld messages: recount the sessions and devices concerned
+    (and every erased one the archive brought), dropping erased or emptied ones left empty."""
+    erased_sessions = _erased_rows(connection, "session", sessions.c.session_id)
+    erased_devices = _erased_rows(connection, "device", devices.c.mac)
+    emptied = _recount_sessions(connection, session_ids | erased_sessions, now)
+    for part in chunked(emptied):
+        owners = connection.execute(
+            select(sessions.c.device).where(sessions.c.session_id.in_(part)).distinct()
+        )
+        macs = macs | {row.device for row in owners if row.device is not None}
+        connection.execute(delete(sessions).where(sessions.c.session_id.in_(part)))
+    recount = sorted(macs | erased_devices)
+    for part in chunked(recount):
+        connection.execute(
+            update(devices)
+            .where(devices.c.mac.in_(part))
+            .values(message_count=0, session_count=0, first_seen_at=None, last_seen_at=None)
+        )
+    refresh_devices(connection, recount, now)
+    for part in chunked(sorted(erased_devices)):
+        connection.execute(
+            delete(devices).where(devices.c.mac.in_(part), devices.c.message_count == 0)
+        )
+
+
+def _erased_rows(connection: Connection, kind: str, key: Any) -> set[str]:
+    """Keys of rows (sessions or devices) that have a tombstone."""
+    query = select(key).join(erasures, (erasures.c.kind == kind) & (erasures.c.key == key))
+    return {row[0] for row in connection.execute(query)}
