@@ -1,5 +1,6 @@
-"""An erased device stays erased while the upstream still has it: poll and binlog modes,
-against a real upstream MariaDB."""
+"""The pull source against a real upstream MariaDB obeys the privacy rules: an erased
+device stays erased while the upstream still has it (poll and binlog modes), a re-copy does
+not refill what retention deleted, and no audio is written when audio is off."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ import pytest
 from sqlalchemy import delete, select
 
 from tests.support.upstream import INSERT_MESSAGE, Upstream, generate, mac
-from xiaozhi_server.config import Settings
+from xiaozhi_server.config import CaptureSettings, RetentionSettings, Settings
 from xiaozhi_server.ingest.pipeline import Ingestor
 from xiaozhi_server.privacy import erasure
+from xiaozhi_server.privacy.policy import DataPolicy
+from xiaozhi_server.privacy.retention import run_pass
 from xiaozhi_server.realtime.bus import EventBus
 from xiaozhi_server.sources.binlog_sync import BinlogFollower
 from xiaozhi_server.sources.sync import Syncer
@@ -187,3 +190,61 @@ async def test_binlog_mode_never_brings_an_erased_device_back(
             return (await held(store))["messages"] == 1
 
         await hub.until(came, "the turn after the erasure is stored")
+
+
+def ingestor(store: Store, **rules: Any) -> Ingestor:
+    policy = DataPolicy.from_settings(
+        RetentionSettings.model_validate(rules.get("retention", {})),
+        CaptureSettings.model_validate(rules.get("capture", {})),
+    )
+    return Ingestor(store, EventBus(), policy)
+
+
+async def stored_messages(store: Store) -> int:
+    async with store.read() as connection:
+        return len((await connection.execute(select(messages.c.id))).all())
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+async def test_a_full_re_copy_does_not_refill_what_retention_deleted(
+    store_url: str, store: Store, upstream: Upstream
+) -> None:
+    await generate(upstream, devices=3, sessions=40)
+    recent = datetime.now(SHANGHAI) - timedelta(hours=1)
+    await add_turn(upstream, mac(0), "recent", "一小时前", recent)
+    config = settings(store_url, upstream)
+    syncer = Syncer(config, ingestor(store), store)
+    try:
+        await syncer.run_pass()
+        assert await stored_messages(store) == await upstream.count()
+    finally:
+        await syncer.close()
+    await run_pass(
+        store, DataPolicy.from_settings(RetentionSettings(messages_days=2), CaptureSettings())
+    )
+    await forget_sync_position(store)
+    syncer = Syncer(config, ingestor(store, retention={"messages_days": 2}), store)
+    try:
+        await syncer.run_pass(reconcile=True)
+    finally:
+        await syncer.close()
+    assert await stored_messages(store) == 1
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+async def test_a_sync_writes_no_audio_when_audio_is_off(
+    store_url: str, store: Store, upstream: Upstream
+) -> None:
+    await generate(upstream, devices=3, sessions=60)
+    assert (await upstream.execute("SELECT COUNT(*) FROM ai_agent_chat_audio"))[0][0] > 0
+    off = ingestor(store, capture={"store_audio": False})
+    syncer = Syncer(settings(store_url, upstream), off, store)
+    try:
+        await syncer.run_pass()
+    finally:
+        await syncer.close()
+    assert await stored_messages(store) == await upstream.count()
+    async with store.read() as connection:
+        assert (await connection.execute(select(audio.c.audio_id))).all() == []
+        with_audio = select(messages.c.id).where(messages.c.audio_id.is_not(None))
+        assert (await connection.execute(with_audio)).all() == []
