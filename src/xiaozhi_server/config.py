@@ -16,7 +16,16 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -201,6 +210,12 @@ class RetentionRule(_Section):
     @classmethod
     def _days(cls, value: int | None) -> int | None:
         return _retention_days(value)
+
+    @model_serializer(mode="wrap")
+    def _only_what_is_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # a key left out inherits: shown (config show) as absent, never as null (for ever)
+        shown: dict[str, Any] = handler(self)
+        return {key: value for key, value in shown.items() if key in self.model_fields_set}
 
 
 class RetentionSettings(_Section):
