@@ -21,6 +21,10 @@ const STRINGS = {
     "sync.title": "同步状态", "sync.source": "来源", "sync.mode": "方式", "sync.state": "状态", "sync.lag": "延迟",
     "sync.lastSuccess": "上次成功", "sync.error": "错误", "sync.none": "未配置同步",
     "degraded": "上游不可用：显示的是本地存储的数据", "loading": "加载中…", "back": "返回",
+    "erase.button": "删除记录", "erase.confirm": "删除", "erase.cancel": "取消", "erase.close": "完成",
+    "erase.question": "删除{target}的 {amounts}？", "erase.done": "已删除{target}的 {amounts}。",
+    "erase.irreversible": "删除后无法恢复，同步也不会再把它们带回来。", "erase.failed": "删除失败",
+    "erase.kind.session": "会话", "erase.kind.device": "设备", "erase.kind.agent": "智能体",
   },
   en: {
     brand: "Xiaozhi chat history", "nav.devices": "Devices", "nav.search": "Search", "nav.stats": "Statistics",
@@ -42,6 +46,10 @@ const STRINGS = {
     "sync.title": "Sync health", "sync.source": "Source", "sync.mode": "Mode", "sync.state": "State", "sync.lag": "Lag",
     "sync.lastSuccess": "Last success", "sync.error": "Error", "sync.none": "No sync configured",
     "degraded": "Upstream unavailable: showing what the hub has stored", "loading": "Loading…", "back": "Back",
+    "erase.button": "Erase history", "erase.confirm": "Erase", "erase.cancel": "Cancel", "erase.close": "Done",
+    "erase.question": "Erase {amounts} of {target}?", "erase.done": "Erased {amounts} of {target}.",
+    "erase.irreversible": "This cannot be undone, and no sync will bring it back.", "erase.failed": "Not erased",
+    "erase.kind.session": "session", "erase.kind.device": "device", "erase.kind.agent": "agent",
   },
 };
 
