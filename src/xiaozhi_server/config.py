@@ -225,7 +225,7 @@ class RetentionSettings(_Section):
     agents: dict[str, RetentionRule] = {}
     devices: dict[str, RetentionRule] = {}
     interval: float = Field(3600.0, gt=0)
-    batch_size: int = Field(1000, ge=1, le=100_000)
+    batch_size: int = Field(200, ge=1, le=100_000)
 
     @field_validator("messages_days", "audio_days")
     @classmethod

@@ -151,7 +151,7 @@ def _erase_batch(
     connection: Connection, part: scopes.Part, cutoff: datetime, size: int, now: datetime
 ) -> tuple[purge.Removed, bool]:
     rows = scopes.select_batch(connection, part, cutoff + _JUST_AFTER, size)
-    removed = purge.delete_messages(connection, [row.id for row in rows], now)
+    removed = purge.delete_messages(connection, rows, now)
     erasures.put(connection, "session", removed.sessions, cutoff, now)
     return removed, len(rows) == size
 

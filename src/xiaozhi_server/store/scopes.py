@@ -125,6 +125,15 @@ def _default(connection: Connection, rules: RetentionRules) -> ColumnElement[boo
     return and_(true(), *conditions)
 
 
+_BATCH_COLUMNS = (
+    messages.c.id,
+    messages.c.created_at,
+    messages.c.session_id,
+    messages.c.device,
+    messages.c.audio_id,
+)
+
+
 def select_batch(
     connection: Connection,
     part: Part,
@@ -133,22 +142,21 @@ def select_batch(
     after: After | None = None,
     with_audio: bool = False,
 ) -> list[Any]:
-    """Up to ``limit`` (id, created_at) of the part's messages created before ``before``
-    (with audio only, if ``with_audio``), locked for this transaction where rows can be."""
-    query = select(messages.c.id, messages.c.created_at).where(
-        part.condition, messages.c.created_at < before
-    )
+    """Up to ``limit`` of the part's messages created before ``before`` (with audio only,
+    if ``with_audio``): id, created_at, session_id, device and audio_id, locked for this
+    transaction where rows can be."""
+    query = select(*_BATCH_COLUMNS).where(part.condition, messages.c.created_at < before)
     if with_audio:
         query = query.where(messages.c.audio_id.is_not(None))
     if part.ordered:
         query = query.order_by(messages.c.created_at, messages.c.id)
         if after is not None:
             moment, last_id = after
+            # The first term bounds the index range; an OR alone made SQLite merge two
+            # index scans and sort everything after the keyset, batch after batch.
             query = query.where(
-                or_(
-                    messages.c.created_at > moment,
-                    and_(messages.c.created_at == moment, messages.c.id > last_id),
-                )
+                messages.c.created_at >= moment,
+                or_(messages.c.created_at > moment, messages.c.id > last_id),
             )
     query = query.limit(limit)
     if connection.dialect.name != "sqlite":
