@@ -3,11 +3,12 @@
 1. A tombstone is written first, in its own transaction (store/erasures.py explains why
    no write can slip past it). Its cutoff is the later of now and the newest message of the
    scope, so a turn stamped a little in the future by a skewed clock is covered too.
-2. The scope's messages are deleted in bounded batches, each its own short transaction,
-   with their search entries, their audio and the sessions they leave empty (each of which
-   gets a tombstone, so a title arriving later cannot bring it back); device counts and
-   first/last activity stay exact after every batch.
-3. Sessions of the scope without messages (title only) go, and so does an erased device's
+2. Every session of the scope gets a tombstone too (so a title arriving later cannot bring
+   one back), before anything is deleted.
+3. The scope's messages are deleted in bounded batches, each its own short transaction,
+   with their search entries, their audio and the sessions they leave empty; device counts
+   and first/last activity stay exact after every batch.
+4. Sessions of the scope without messages (title only) go, and so does an erased device's
    row. An agent's row (its name and settings) stays: it is configuration, not history.
 
 What happens after the cutoff is new history and is stored (see docs/operations.md).
@@ -29,6 +30,7 @@ from xiaozhi_server.store.audit import AuditEntry, record
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.devices import find_device
 from xiaozhi_server.store.tables import agents, messages, sessions
+from xiaozhi_server.store.writes import chunked
 
 Kind = Literal["session", "device", "agent"]
 KINDS: tuple[Kind, ...] = ("session", "device", "agent")
@@ -108,6 +110,17 @@ async def erase(store: Store, target: Target, batch_size: int = BATCH) -> Counts
     """Erase ``target``'s history (tombstone first, then bounded batches); return counts."""
     now = datetime.now(UTC)
     cutoff, parts = await store.run_write(lambda c: _tombstone(c, target, now))
+    async with store.read() as connection:
+        covered = await connection.run_sync(
+            lambda c: scopes.scope_sessions(c, target.kind, target.key, parts)
+        )
+    # Every session's tombstone before any deletion: a late title cannot recreate one, and
+    # the deleting transactions never wait on a tombstone lock a writer holds (a deadlock).
+    for chunk in chunked(sorted(covered)):
+        tombstone = functools.partial(
+            erasures.put, kind="session", keys=list(chunk), cutoff=cutoff, now=now
+        )
+        await store.run_write(tombstone)
     counts = Counts()
     for part in parts:
         batch = functools.partial(_erase_batch, part=part, cutoff=cutoff, size=batch_size, now=now)
@@ -115,7 +128,7 @@ async def erase(store: Store, target: Target, batch_size: int = BATCH) -> Counts
         while full:
             removed, full = await store.run_write(batch)
             _add(counts, removed)
-    _add(counts, await store.run_write(lambda c: _finish(c, target, cutoff, now)))
+    _add(counts, await store.run_write(lambda c: _finish(c, target, now)))
     for kind, value in counts.as_dict().items():
         if kind != "audio_bytes":
             ERASED.labels(kind).inc(value)
@@ -151,18 +164,13 @@ def _erase_batch(
     connection: Connection, part: scopes.Part, cutoff: datetime, size: int, now: datetime
 ) -> tuple[purge.Removed, bool]:
     rows = scopes.select_batch(connection, part, cutoff + _JUST_AFTER, size)
-    removed = purge.delete_messages(connection, rows, now)
-    erasures.put(connection, "session", removed.sessions, cutoff, now)
-    return removed, len(rows) == size
+    return purge.delete_messages(connection, rows, now), len(rows) == size
 
 
-def _finish(
-    connection: Connection, target: Target, cutoff: datetime, now: datetime
-) -> purge.Removed:
-    """Sessions of the scope left without messages, and an erased device's row."""
+def _finish(connection: Connection, target: Target, now: datetime) -> purge.Removed:
+    """Sessions of the scope left without messages (title only), and an erased device's row."""
     condition = scopes.session_condition(connection, target.kind, target.key)
-    empty = scopes.session_ids(connection, condition & (sessions.c.message_count == 0), 100_000)
-    erasures.put(connection, "session", empty, cutoff, now)
+    empty = scopes.session_ids(connection, condition & (sessions.c.message_count == 0))
     removed = purge.Removed(sessions=purge.drop_sessions(connection, empty, now))
     if target.kind == "device":
         left = select(exists().where(messages.c.device == target.key))

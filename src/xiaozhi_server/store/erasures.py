@@ -13,12 +13,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, select, text, update
+from sqlalchemy import Connection, and_, bindparam, case, or_, select, text, update
 
 from xiaozhi_server.store.dialects import insert_ignoring_duplicates
 from xiaozhi_server.store.tables import erasures
 from xiaozhi_server.store.types import UtcDateTime
-from xiaozhi_server.store.writes import chunked
+from xiaozhi_server.store.writes import CHUNK, chunked
 
 KINDS = ("session", "device", "agent")
 _ADVISORY_KEY = 7_342_016
@@ -40,16 +40,20 @@ def lock_exclusive(connection: Connection) -> None:
 
 
 def find(connection: Connection, sessions: Iterable[str], devices: Iterable[str]) -> Tombstones:
-    """Cutoffs of these sessions' and devices' tombstones, and of every agent's."""
+    """Cutoffs of these sessions' and devices' tombstones, and of every agent's (one query
+    for a batch of up to 500 sessions and devices, as every report is)."""
     lock_shared(connection)
+    session_keys, device_keys = sorted(set(sessions)), sorted(set(devices))
     found: Tombstones = {}
-    wanted = [("session", sorted(set(sessions))), ("device", sorted(set(devices)))]
-    queries = [_locking(select(*_COLUMNS).where(erasures.c.kind == "agent"), connection)]
-    for kind, keys in wanted:
-        for part in chunked(keys):
-            query = select(*_COLUMNS).where(erasures.c.kind == kind, erasures.c.key.in_(part))
-            queries.append(_locking(query, connection))
-    for query in queries:
+    for start in range(0, max(len(session_keys), len(device_keys), 1), CHUNK):
+        wanted = [erasures.c.kind == "agent"] if start == 0 else []
+        for kind, keys in (("session", session_keys), ("device", device_keys)):
+            part = keys[start : start + CHUNK]
+            if part:
+                wanted.append(and_(erasures.c.kind == kind, erasures.c.key.in_(part)))
+        if not wanted:
+            continue
+        query = _locking(select(*_COLUMNS).where(or_(*wanted)), connection)
         found.update(((row.kind, row.key), row.cutoff) for row in connection.execute(query))
     return found
 

@@ -220,10 +220,20 @@ def count_sessions(connection: Connection, condition: ColumnElement[bool]) -> in
     )
 
 
-def session_ids(connection: Connection, condition: ColumnElement[bool], limit: int) -> list[str]:
-    """Up to ``limit`` ids of session rows matching ``condition``."""
-    query = select(sessions.c.session_id).where(condition).limit(limit)
+def session_ids(connection: Connection, condition: ColumnElement[bool]) -> list[str]:
+    """Ids of the session rows matching ``condition``."""
+    query = select(sessions.c.session_id).where(condition)
     return [row.session_id for row in connection.execute(query)]
+
+
+def scope_sessions(connection: Connection, kind: str, key: str, parts: list[Part]) -> set[str]:
+    """Every session an erasure of one session, device or agent covers: its session rows and
+    the sessions of its messages (``parts``)."""
+    covered = set(session_ids(connection, session_condition(connection, kind, key)))
+    for part in parts:
+        query = select(messages.c.session_id).where(part.condition).distinct()
+        covered.update(row.session_id for row in connection.execute(query))
+    return covered
 
 
 def latest_message(connection: Connection, parts: list[Part]) -> datetime | None:
