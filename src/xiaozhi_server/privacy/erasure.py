@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import Connection, exists, select
+from sqlalchemy import Connection
 
 from xiaozhi_server.ingest.normalise import normalise_device
 from xiaozhi_server.ops.metrics import ERASED
@@ -29,12 +29,11 @@ from xiaozhi_server.store import erasures, purge, scopes
 from xiaozhi_server.store.audit import AuditEntry, record
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.devices import find_device
-from xiaozhi_server.store.tables import agents, messages, sessions
 from xiaozhi_server.store.writes import chunked
 
 Kind = Literal["session", "device", "agent"]
 KINDS: tuple[Kind, ...] = ("session", "device", "agent")
-BATCH = 1000
+BATCH = 200  # rows per transaction: reports wait for one batch at most
 _JUST_AFTER = timedelta(milliseconds=1)  # created_at has millisecond precision
 
 
@@ -74,17 +73,8 @@ async def find_target(store: Store, kind: Kind, identifier: str) -> Target | Non
         row = await find_device(store, normalise_device(identifier), identifier)
         return Target("device", row["mac"], row["alias"]) if row else None
     async with store.read() as connection:
-        if kind == "session":
-            query = select(sessions.c.title).where(sessions.c.session_id == identifier)
-            found = (await connection.execute(query)).first()
-            return Target("session", identifier, found.title) if found else None
-        name = (
-            await connection.execute(select(agents.c.name).where(agents.c.agent_id == identifier))
-        ).first()
-        history = select(exists().where(messages.c.agent_id == identifier))
-        if name is None and not (await connection.execute(history)).scalar():
-            return None
-    return Target("agent", identifier, name.name if name else None)
+        found = await connection.run_sync(lambda c: scopes.label(c, kind, identifier))
+    return Target(kind, identifier, found[1]) if found[0] else None
 
 
 async def preview(store: Store, target: Target) -> Counts:
@@ -169,13 +159,10 @@ def _erase_batch(
 
 def _finish(connection: Connection, target: Target, now: datetime) -> purge.Removed:
     """Sessions of the scope left without messages (title only), and an erased device's row."""
-    condition = scopes.session_condition(connection, target.kind, target.key)
-    empty = scopes.session_ids(connection, condition & (sessions.c.message_count == 0))
+    empty = scopes.empty_sessions(connection, target.kind, target.key)
     removed = purge.Removed(sessions=purge.drop_sessions(connection, empty, now))
-    if target.kind == "device":
-        left = select(exists().where(messages.c.device == target.key))
-        if not connection.execute(left).scalar():
-            removed.devices.extend([target.key] * purge.delete_device(connection, target.key))
+    if target.kind == "device" and not scopes.device_has_messages(connection, target.key):
+        removed.devices.extend([target.key] * purge.delete_device(connection, target.key))
     return removed
 
 

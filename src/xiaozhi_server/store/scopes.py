@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Connection, and_, exists, false, func, or_, select, true
 
-from xiaozhi_server.store.tables import audio, devices, messages, sessions
+from xiaozhi_server.store.tables import agents, audio, devices, messages, sessions
 
 After = tuple[datetime, int]
 
@@ -226,6 +226,12 @@ def session_ids(connection: Connection, condition: ColumnElement[bool]) -> list[
     return [row.session_id for row in connection.execute(query)]
 
 
+def empty_sessions(connection: Connection, kind: str, key: str) -> list[str]:
+    """The session rows of one session, device or agent that have no messages (left)."""
+    condition = session_condition(connection, kind, key)
+    return session_ids(connection, and_(condition, sessions.c.message_count == 0))
+
+
 def scope_sessions(connection: Connection, kind: str, key: str, parts: list[Part]) -> set[str]:
     """Every session an erasure of one session, device or agent covers: its session rows and
     the sessions of its messages (``parts``)."""
@@ -246,3 +252,21 @@ def latest_message(connection: Connection, parts: list[Part]) -> datetime | None
         if moment is not None and (newest is None or moment > newest):
             newest = moment
     return newest
+
+
+def label(connection: Connection, kind: str, key: str) -> tuple[bool, str | None]:
+    """Whether the store knows this session or agent, and its title or name."""
+    if kind == "session":
+        query = select(sessions.c.title).where(sessions.c.session_id == key)
+        row = connection.execute(query).first()
+        return row is not None, row.title if row else None
+    name = connection.execute(select(agents.c.name).where(agents.c.agent_id == key)).first()
+    if name is not None:
+        return True, name.name
+    history = select(exists().where(messages.c.agent_id == key))
+    return bool(connection.execute(history).scalar()), None
+
+
+def device_has_messages(connection: Connection, mac: str) -> bool:
+    """True if any message of the device is stored."""
+    return bool(connection.execute(select(exists().where(messages.c.device == mac))).scalar())
