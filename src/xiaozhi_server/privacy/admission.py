@@ -175,7 +175,9 @@ def _messages(
             refusal = admission.audio_refusal(owner)
             if refusal is not None:
                 withheld["audio", refusal] += 1
-                record = replace(record, audio_id=None)
+                # No longer the upstream's word on audio: a copy stored earlier keeps its own
+                # (switching audio off deletes nothing; retention.audio_days does).
+                record = replace(record, audio_id=None, upstream_state=False)
         kept.append(record)
     return kept
 

@@ -3,6 +3,7 @@ the statistics per device and per agent."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -121,3 +122,15 @@ async def test_statistics_show_audio_bytes_stored_per_device_and_per_agent(store
         "agent-zh": len(AUDIO),
         "agent-en": 0,
     }
+
+
+async def test_switching_audio_off_leaves_audio_stored_earlier_linked_to_its_turn(
+    store: Store,
+) -> None:
+    await ingestor(store).ingest(spoken(LIVING_ROOM, "agent-zh", "zh-1"))
+    again = spoken(LIVING_ROOM, "agent-zh", "zh-1")
+    upstream_copy = replace(again.messages[0], source="poll", upstream_state=True, source_id=7)
+    await ingestor(store, store_audio=False).ingest(Batch(messages=[upstream_copy]))
+    [message] = await rows(store, messages)
+    assert (message["audio_id"], message["source_id"]) == ("zh-1", 7)
+    assert [a["audio_id"] for a in await rows(store, audio)] == ["zh-1"]
