@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -38,6 +37,7 @@ class Owner:
     session_id: str
     agent_id: str | None
     created_at: datetime
+    audio: bool = False
 
 
 class Admission:
@@ -64,27 +64,30 @@ class Admission:
         policy: DataPolicy,
         now: datetime,
         owners: list[Owner],
-        extra_sessions: Iterable[str] = (),
-        extra_devices: Iterable[str] = (),
+        batch: Batch | None = None,
     ) -> Admission:
-        """Read the tombstones, device bindings and agent settings ``owners`` need."""
+        """Read the tombstones, device bindings and agent settings ``owners`` need; what
+        ``batch`` itself says about devices and agents comes first."""
+        batch = batch or Batch()
         tombstones = erasures.find(
             connection,
-            [o.session_id for o in owners] + list(extra_sessions),
-            [o.device for o in owners] + list(extra_devices),
+            [o.session_id for o in owners] + [t.session_id for t in batch.titles],
+            [o.device for o in owners] + [d.device for d in batch.devices],
         )
-        unbound = sorted({o.device for o in owners if o.agent_id is None})
-        needs_binding = policy.needs_agents or any(kind == "agent" for kind, _ in tombstones)
-        bindings = _bindings(connection, unbound) if needs_binding else {}
-        admission = cls(policy, now, tombstones, bindings, {})
-        wanted = sorted({a for a in (admission.agent_of(o) for o in owners) if a is not None})
-        admission._confs = _confs(connection, wanted)
+        bindings: dict[str, str | None] = {
+            d.device: d.agent_id for d in batch.devices if d.agent_id
+        }
+        unbound = sorted({o.device for o in owners if o.agent_id is None} - set(bindings))
+        if unbound and (policy.needs_agents or any(kind == "agent" for kind, _ in tombstones)):
+            bindings |= _bindings(connection, unbound)
+        confs: dict[str, int | None] = {
+            a.agent_id: a.chat_history_conf for a in batch.agents if a.chat_history_conf is not None
+        }
+        admission = cls(policy, now, tombstones, bindings, confs)
+        # an agent's recording setting matters only for turns with audio
+        voiced = {admission.agent_of(o) for o in owners if o.audio}
+        admission._confs |= _confs(connection, sorted(a for a in voiced - set(confs) if a))
         return admission
-
-    def learn(self, bindings: dict[str, str | None], confs: dict[str, int | None]) -> None:
-        """Prefer what the batch itself says about bindings and agent settings."""
-        self._bindings.update({mac: agent for mac, agent in bindings.items() if agent})
-        self._confs.update({agent: conf for agent, conf in confs.items() if conf is not None})
 
     def agent_of(self, owner: Owner) -> str | None:
         """The message's agent, or its device's when the source did not say."""
@@ -131,18 +134,7 @@ def admit(
     if not (batch.messages or batch.audio or batch.titles or batch.devices):
         return batch, withheld
     owners = [_owner(m) for m in batch.messages]
-    admission = Admission.load(
-        connection,
-        policy,
-        now,
-        owners,
-        [t.session_id for t in batch.titles],
-        [d.device for d in batch.devices],
-    )
-    admission.learn(
-        {d.device: d.agent_id for d in batch.devices},
-        {a.agent_id: a.chat_history_conf for a in batch.agents},
-    )
+    admission = Admission.load(connection, policy, now, owners, batch)
     kept = _messages(batch.messages, owners, admission, withheld)
     # audio is written only with a kept message that keeps its audio id
     with_audio = {m.audio_id for m in kept if m.audio_id}
@@ -213,7 +205,9 @@ def _devices(
 
 
 def _owner(record: MessageRecord) -> Owner:
-    return Owner(record.device, record.session_id, record.agent_id, record.created_at)
+    return Owner(
+        record.device, record.session_id, record.agent_id, record.created_at, bool(record.audio_id)
+    )
 
 
 def _bindings(connection: Connection, macs: list[str]) -> dict[str, str | None]:
@@ -230,7 +224,10 @@ def admit_rows(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Stored-form message rows (an import's) split into those the store may take (audio
     ids cleared where audio may not be kept) and those withheld (erased or expired)."""
-    owners = [Owner(r["device"], r["session_id"], r["agent_id"], r["created_at"]) for r in rows]
+    owners = [
+        Owner(r["device"], r["session_id"], r["agent_id"], r["created_at"], bool(r["audio_id"]))
+        for r in rows
+    ]
     admission = Admission.load(connection, policy, now, owners)
     kept: list[dict[str, Any]] = []
     withheld: list[dict[str, Any]] = []
