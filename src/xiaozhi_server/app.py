@@ -18,6 +18,7 @@ from xiaozhi_server.api import (
     audit,
     console,
     devices,
+    erasure,
     export,
     features,
     health,
@@ -38,6 +39,7 @@ from xiaozhi_server.auth.admins import ensure_admin
 from xiaozhi_server.config import Settings
 from xiaozhi_server.ops.http_metrics import LatencyMiddleware
 from xiaozhi_server.ops.logs import RequestIdMiddleware
+from xiaozhi_server.privacy.retention_job import retention_in_background
 from xiaozhi_server.realtime import feed
 from xiaozhi_server.services import Services
 from xiaozhi_server.sources.capture import capture_router
@@ -78,6 +80,8 @@ def _lifespan(
         jobs = list(background)
         if settings.features.sync and settings.sync_service.enabled:
             jobs.append(sync_in_background)
+        if settings.retention.configured:
+            jobs.append(retention_in_background)
         tasks = [asyncio.create_task(job(services)) for job in jobs]
         try:
             yield
@@ -107,6 +111,7 @@ def _mount_routes(app: FastAPI, settings: Settings) -> None:
         audit,
     ):
         app.include_router(router.router)
+    app.include_router(erasure.router)
     if settings.features.export:
         app.include_router(export.router)
     if settings.features.console:

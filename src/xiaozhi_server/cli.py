@@ -23,7 +23,8 @@ from xiaozhi_server.ops.backup import export_archive, import_archive
 from xiaozhi_server.ops.config_view import effective_yaml
 from xiaozhi_server.ops.doctor import run_checks
 from xiaozhi_server.ops.logs import configure_logging
-from xiaozhi_server.services import Services
+from xiaozhi_server.privacy import commands as privacy
+from xiaozhi_server.services import Services, data_policy
 from xiaozhi_server.sources.simulator import run_live, seed_history
 from xiaozhi_server.sources.sync import PassSummary
 from xiaozhi_server.sources.sync_runner import SyncFailed, run_sync
@@ -137,9 +138,11 @@ def import_command(
 ) -> None:
     """Restore an archive into the store (idempotent: importing twice changes nothing)."""
 
+    settings = _settings(config, None, None)
+
     async def restore(store: Store) -> dict[str, int]:
         await migrate.upgrade(store.engine)
-        return await import_archive(store, archive, _table_progress())
+        return await import_archive(store, archive, _table_progress(), data_policy(settings))
 
     counts = _with_store(config, restore)
     typer.echo(f"imported {sum(counts.values())} rows from {archive}: " + _counts(counts))
@@ -159,6 +162,56 @@ def _progress(summary: PassSummary) -> None:
     print(
         f"\r  {summary.new} new, {summary.updated} updated ...", end="", file=sys.stderr, flush=True
     )
+
+
+@app.command()
+def retention(
+    config: ConfigOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be deleted; delete nothing.")
+    ] = False,
+) -> None:
+    """Run one retention pass now (the rules under retention: in the settings)."""
+    settings = _settings(config, None, None)
+    if not settings.retention.configured:
+        typer.echo(
+            "retention is not configured (retention.messages_days, audio_days, agents,"
+            " devices): nothing to delete"
+        )
+        return
+    report = _with_store(config, lambda s: privacy.retention_now(s, settings, dry_run))
+    typer.echo(privacy.describe_retention(report))
+
+
+class ErasureKind(StrEnum):
+    session = "session"
+    device = "device"
+    agent = "agent"
+
+
+@app.command()
+def erase(
+    kind: Annotated[ErasureKind, typer.Argument(help="What to erase: session, device or agent.")],
+    identifier: Annotated[
+        str, typer.Argument(metavar="ID", help="Session id, MAC or upstream device id, agent id.")
+    ],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Erase one session's, device's or agent's whole history (asks first, with the counts)."""
+    settings = _settings(config, None, None)
+    found = _with_store(
+        config, lambda s: privacy.find_for_erasure(s, settings, kind.value, identifier)
+    )
+    if found is None:
+        typer.echo(f"error: no {kind.value} {identifier!r} in the store", err=True)
+        raise typer.Exit(1)
+    target, counts = found
+    if not yes and not typer.confirm(privacy.question(target, counts)):
+        typer.echo("nothing erased", err=True)
+        raise typer.Exit(1)
+    erased = _with_store(config, lambda s: privacy.erase_now(s, target))
+    typer.echo(f"erased {privacy.amounts(erased)} of {target.describe()}")
 
 
 @db_app.command("upgrade")

@@ -16,7 +16,16 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -118,6 +127,14 @@ class CaptureSettings(_Section):
     prefix: str = "/xiaozhi"
     max_audio_bytes: int = Field(10 * 1024 * 1024, gt=0)
     max_content_chars: int = Field(65536, gt=0)
+    # audio opt-out (privacy/audio_policy.py): text is always kept, audio bytes only if allowed
+    store_audio: bool = True
+    store_audio_agents: dict[str, bool] = {}
+
+    @field_validator("store_audio_agents")
+    @classmethod
+    def _agent_ids(cls, value: dict[str, bool]) -> dict[str, bool]:
+        return {_agent_key(key): allowed for key, allowed in value.items()}
 
     @field_validator("prefix")
     @classmethod
@@ -219,6 +236,89 @@ class PrivacySettings(_Section):
     mask: list[MaskKind] = []
 
 
+class RetentionRule(_Section):
+    """An override for one agent or device; a key left out inherits, null keeps for ever."""
+
+    messages_days: int | None = None
+    audio_days: int | None = None
+
+    @field_validator("messages_days", "audio_days")
+    @classmethod
+    def _days(cls, value: int | None) -> int | None:
+        return _retention_days(value)
+
+    @model_serializer(mode="wrap")
+    def _only_what_is_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # a key left out inherits: shown (config show) as absent, never as null (for ever)
+        shown: dict[str, Any] = handler(self)
+        return {key: value for key, value in shown.items() if key in self.model_fields_set}
+
+
+class RetentionSettings(_Section):
+    # null (or absent) keeps for ever; overrides per agent and per device (privacy/policy.py)
+    messages_days: int | None = None
+    audio_days: int | None = None
+    agents: dict[str, RetentionRule] = {}
+    devices: dict[str, RetentionRule] = {}
+    interval: float = Field(3600.0, gt=0)
+    batch_size: int = Field(200, ge=1, le=100_000)
+
+    @field_validator("messages_days", "audio_days")
+    @classmethod
+    def _days(cls, value: int | None) -> int | None:
+        return _retention_days(value)
+
+    @field_validator("agents")
+    @classmethod
+    def _agent_ids(cls, value: dict[str, RetentionRule]) -> dict[str, RetentionRule]:
+        return {_agent_key(key): rule for key, rule in value.items()}
+
+    @field_validator("agents", "devices", mode="before")
+    @classmethod
+    def _text_keys(cls, value: object) -> object:
+        for key in value if isinstance(value, dict) else ():
+            if not isinstance(key, str):
+                # YAML reads an unquoted 10:20:30:40:50:59 as a base-60 number
+                raise ValueError(f"key {key!r} must be quoted text, such as 'a0:85:e3:00:00:01'")
+        return value
+
+    @field_validator("devices")
+    @classmethod
+    def _device_ids(cls, value: dict[str, RetentionRule]) -> dict[str, RetentionRule]:
+        from xiaozhi_server.ingest.normalise import normalise_device
+
+        rules: dict[str, RetentionRule] = {}
+        for key, rule in value.items():
+            mac = normalise_device(key)
+            if not mac or len(mac) > 64:
+                raise ValueError(f"{key!r} is not a device MAC such as a0:85:e3:00:00:01")
+            if mac in rules:
+                raise ValueError(f"{key!r} names the same device as another key ({mac})")
+            rules[mac] = rule
+        return rules
+
+    @property
+    def configured(self) -> bool:
+        """True when any rule can delete something."""
+        days = [self.messages_days, self.audio_days]
+        for rule in [*self.agents.values(), *self.devices.values()]:
+            days += [rule.messages_days, rule.audio_days]
+        return any(value is not None for value in days)
+
+
+def _retention_days(value: int | None) -> int | None:
+    if value is not None and not 1 <= value <= 36_500:
+        raise ValueError("expected whole days from 1 to 36500, or null to keep for ever")
+    return value
+
+
+def _agent_key(key: object) -> str:
+    text = str(key).strip()
+    if not text or len(text) > 32:
+        raise ValueError(f"{key!r} is not an agent id (1 to 32 characters)")
+    return text
+
+
 class FeatureSettings(_Section):
     capture: bool = True
     tap: bool = True
@@ -246,6 +346,7 @@ class Settings(BaseSettings):
     notification: NotificationSettings = Field(default_factory=NotificationSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     features: FeatureSettings = Field(default_factory=FeatureSettings)
 
     @classmethod

@@ -12,6 +12,7 @@ from xiaozhi_server.config import Settings
 from xiaozhi_server.ingest.group_commit import GroupCommitter
 from xiaozhi_server.ingest.pipeline import Ingestor
 from xiaozhi_server.privacy.masking import Masker
+from xiaozhi_server.privacy.policy import DataPolicy
 from xiaozhi_server.realtime.bus import EventBus
 from xiaozhi_server.realtime.payloads import MaskedEvents
 from xiaozhi_server.realtime.redis_bridge import RedisBridge
@@ -43,7 +44,7 @@ class Services:
         store = Store(settings.storage.url)
         bus = EventBus()
         bridge = _bridge(settings, bus)
-        ingestor = Ingestor(store, bridge or bus)
+        ingestor = Ingestor(store, bridge or bus, data_policy(settings))
         masker = Masker(settings.privacy.mask)
         return cls(
             settings=settings,
@@ -87,6 +88,11 @@ def _proxy(settings: Settings) -> UpstreamProxy | None:
     if not (settings.features.tap and upstream.manager_api_url):
         return None
     return UpstreamProxy(upstream.manager_api_url, upstream.timeout, upstream.max_connections)
+
+
+def data_policy(settings: Settings) -> DataPolicy:
+    """What the settings let the store keep (retention, audio opt-out)."""
+    return DataPolicy.from_settings(settings.retention, settings.capture)
 
 
 def get_services(connection: HTTPConnection) -> Services:

@@ -134,7 +134,7 @@ def _keys(model: type[BaseModel], prefix: str = "") -> set[str]:
 def _yaml_keys(data: dict[str, Any], prefix: str = "") -> set[str]:
     keys: set[str] = set()
     for name, value in data.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and value:  # an empty mapping ({}) is a key's value
             keys |= _yaml_keys(value, f"{prefix}{name}.")
         else:
             keys.add(prefix + name)

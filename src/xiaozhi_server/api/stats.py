@@ -36,7 +36,8 @@ async def stats(
         Zone | None, Query(description="zone whose days are counted (default UTC)")
     ] = None,
 ) -> dict[str, Any]:
-    """Messages, sessions, active devices and tool calls per bucket.
+    """Messages, sessions, active devices and tool calls per bucket; per device and per agent
+    also ``audio_bytes``, the audio stored for those messages.
 
     Per day, at most 366 days per request.
     """

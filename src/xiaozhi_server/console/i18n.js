@@ -32,6 +32,10 @@ const STRINGS = {
     "action.sign_in": "登录", "action.sign_in_failed": "登录失败", "action.export": "导出", "action.unmask": "查看原文",
     "action.erase": "删除记录", "action.retention": "定期清理", "action.user_add": "添加用户",
     "action.user_password": "修改密码", "action.user_role": "修改角色", "action.user_remove": "删除用户",
+    "erase.button": "删除记录", "erase.confirm": "删除", "erase.cancel": "取消", "erase.close": "完成",
+    "erase.question": "删除{target}的 {amounts}？", "erase.done": "已删除{target}的 {amounts}。",
+    "erase.irreversible": "删除后无法恢复，同步也不会再把它们带回来。", "erase.failed": "删除失败",
+    "erase.kind.session": "会话", "erase.kind.device": "设备", "erase.kind.agent": "智能体",
   },
   en: {
     brand: "Xiaozhi chat history", "nav.devices": "Devices", "nav.search": "Search", "nav.stats": "Statistics",
@@ -64,6 +68,10 @@ const STRINGS = {
     "action.sign_in": "sign-in", "action.sign_in_failed": "failed sign-in", "action.export": "export", "action.unmask": "unmasked read",
     "action.erase": "erasure", "action.retention": "retention", "action.user_add": "user added",
     "action.user_password": "password changed", "action.user_role": "role changed", "action.user_remove": "user removed",
+    "erase.button": "Erase history", "erase.confirm": "Erase", "erase.cancel": "Cancel", "erase.close": "Done",
+    "erase.question": "Erase {amounts} of {target}?", "erase.done": "Erased {amounts} of {target}.",
+    "erase.irreversible": "This cannot be undone, and no sync will bring it back.", "erase.failed": "Not erased",
+    "erase.kind.session": "session", "erase.kind.device": "device", "erase.kind.agent": "agent",
   },
 };
 

@@ -9,6 +9,8 @@ from typing import Any, Protocol
 from xiaozhi_server.domain import Batch
 from xiaozhi_server.ingest.normalise import Rejection, normalise_batch
 from xiaozhi_server.ingest.upsert import Changes, write_batch
+from xiaozhi_server.ops.metrics import WITHHELD
+from xiaozhi_server.privacy.policy import KEEP_EVERYTHING, DataPolicy
 from xiaozhi_server.realtime.bus import Event
 from xiaozhi_server.realtime.payloads import message_payload
 from xiaozhi_server.store.database import Store
@@ -29,14 +31,19 @@ class IngestResult:
     rejected: list[Rejection] = field(default_factory=list)
     updated: int = 0
     deleted: int = 0
+    # messages not stored because an erasure or retention keeps them out
+    withheld: int = 0
 
 
 class Ingestor:
     """Normalise, dedupe and upsert batches; publish events only after they commit."""
 
-    def __init__(self, store: Store, publisher: Publisher) -> None:
+    def __init__(
+        self, store: Store, publisher: Publisher, policy: DataPolicy = KEEP_EVERYTHING
+    ) -> None:
         self._store = store
         self._publisher = publisher
+        self._policy = policy
 
     async def ingest(self, batch: Batch) -> IngestResult:
         """Store every valid record of ``batch`` in one transaction and report the rest."""
@@ -45,8 +52,10 @@ class Ingestor:
             return IngestResult(rejected=rejected)
         now = datetime.now(UTC)
         changes = await self._store.run_write(
-            lambda connection: write_batch(connection, clean, now)
+            lambda connection: write_batch(connection, clean, now, self._policy)
         )
+        for (kind, reason), count in changes.withheld.items():
+            WITHHELD.labels(kind, reason).inc(count)
         self._publish(changes, datetime.now(UTC))
         return IngestResult(
             stored=changes.messages,
@@ -54,6 +63,7 @@ class Ingestor:
             rejected=rejected,
             updated=changes.updated,
             deleted=changes.deleted,
+            withheld=sum(n for (kind, _), n in changes.withheld.items() if kind == "message"),
         )
 
     def _publish(self, changes: Changes, at: datetime) -> None:

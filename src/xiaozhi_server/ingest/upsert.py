@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,8 @@ from sqlalchemy import Connection
 
 from xiaozhi_server.domain import Batch, MessageRecord
 from xiaozhi_server.ingest.natural_key import natural_key
+from xiaozhi_server.privacy.admission import Withheld, admit
+from xiaozhi_server.privacy.policy import KEEP_EVERYTHING, DataPolicy
 from xiaozhi_server.store import deletes, search, writes
 from xiaozhi_server.store.sync_state import write_checkpoint
 from xiaozhi_server.store.tables import agents, devices, sessions
@@ -31,11 +34,16 @@ class Changes:
     agents: list[Row] = field(default_factory=list)
     updated: int = 0
     deleted: int = 0
+    withheld: Withheld = field(default_factory=Counter)
 
 
-def write_batch(connection: Connection, batch: Batch, now: datetime) -> Changes:
-    """Upsert ``batch`` (already normalised) inside the caller's transaction."""
+def write_batch(
+    connection: Connection, batch: Batch, now: datetime, policy: DataPolicy = KEEP_EVERYTHING
+) -> Changes:
+    """Upsert ``batch`` (already normalised) inside the caller's transaction, less what
+    erasures, retention and the audio opt-out keep out (privacy/admission.py)."""
     changes = Changes()
+    batch, changes.withheld = admit(connection, batch, policy, now)
     writes.insert_audio(connection, [_audio_row(a, now) for a in batch.audio])
     changed_agents = writes.merge_rows(
         connection, agents, [_agent_row(a) for a in batch.agents], now

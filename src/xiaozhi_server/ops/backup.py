@@ -4,6 +4,12 @@ The first line names the format and its version; every other line is one row of 
 (``{"t": table, "r": row}``), times as ISO-8601 UTC, audio as base64. Export pages through
 each table by key (flat memory); import upserts (messages by natural key), so importing
 the same archive twice changes nothing, into SQLite, MySQL/MariaDB or PostgreSQL alike.
+
+An archive holds what the store holds: nothing of an erasure done before it, and the
+erasures' tombstones (version 2), so a restore never brings erased history back. Import
+obeys the same rules as every source (privacy/admission.py): erased or expired messages are
+withheld (their sessions and devices recounted), and audio is written only for messages
+that keep it — in a second read of the archive, after the messages.
 """
 
 from __future__ import annotations
@@ -13,21 +19,34 @@ import functools
 import gzip
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
-from xiaozhi_server.store import search, writes
+from xiaozhi_server.privacy.admission import admit_rows
+from xiaozhi_server.privacy.policy import KEEP_EVERYTHING, DataPolicy
+from xiaozhi_server.store import erasures as tombstones
+from xiaozhi_server.store import purge, search, writes
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.dialects import insert_ignoring_duplicates
-from xiaozhi_server.store.tables import agents, audio, devices, messages, sessions, sync_status
+from xiaozhi_server.store.tables import (
+    agents,
+    audio,
+    devices,
+    erasures,
+    messages,
+    sessions,
+    sync_status,
+)
 from xiaozhi_server.store.types import UtcDateTime
 
 FORMAT = "xiaozhi-server-archive"
-VERSION = 1
-TABLES: list[Table] = [agents, devices, sessions, audio, messages, sync_status]
+VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 had no erasures
+TABLES: list[Table] = [erasures, agents, devices, sessions, audio, messages, sync_status]
 _BY_NAME = {table.name: table for table in TABLES}
 PAGE = 1000
 Progress = Callable[[str, int], None]
@@ -64,17 +83,58 @@ async def export_archive(
 
 
 async def import_archive(
-    store: Store, path: Path, progress: Progress | None = None
+    store: Store, path: Path, progress: Progress | None = None, policy: DataPolicy = KEEP_EVERYTHING
 ) -> dict[str, int]:
-    """Upsert every row of the archive at ``path`` into ``store``; return rows per table."""
-    counts: dict[str, int] = {}
-    for table_name, rows in _read(path):
-        table = _BY_NAME[table_name]
-        await store.run_write(functools.partial(_upsert, table=table, rows=rows))
-        counts[table_name] = counts.get(table_name, 0) + len(rows)
-        if progress:
-            progress(table_name, counts[table_name])
-    return counts
+    """Upsert every row of the archive at ``path`` into ``store`` that ``policy`` and the
+    store's tombstones allow; return rows read per table."""
+    reading = _Import(store, path, progress, policy)
+    await reading.tables(audio_pass=False)
+    settle = functools.partial(
+        purge.settle_after_import,
+        session_ids=reading.withheld.sessions,
+        macs=reading.withheld.devices,
+        now=datetime.now(UTC),
+    )
+    await store.run_write(settle)
+    await reading.tables(audio_pass=True)
+    return reading.counts
+
+
+@dataclass(slots=True)
+class _Import:
+    """One import: where from, the rules, and what it counted and withheld so far."""
+
+    store: Store
+    path: Path
+    progress: Progress | None
+    policy: DataPolicy
+    counts: dict[str, int] = field(default_factory=dict)
+    withheld: _Withheld = field(default_factory=lambda: _Withheld())
+
+    async def tables(self, audio_pass: bool) -> None:
+        """Every page of the archive's audio (``audio_pass``) or of its other tables."""
+        for table_name, rows in _read(self.path):
+            if (table_name == "audio") != audio_pass:
+                continue
+            work = functools.partial(
+                _upsert,
+                table=_BY_NAME[table_name],
+                rows=rows,
+                policy=self.policy,
+                withheld=self.withheld,
+            )
+            await self.store.run_write(work)
+            self.counts[table_name] = self.counts.get(table_name, 0) + len(rows)
+            if self.progress:
+                self.progress(table_name, self.counts[table_name])
+
+
+@dataclass(slots=True)
+class _Withheld:
+    """Sessions and devices of the messages an import withheld (to recount them)."""
+
+    sessions: set[str] = field(default_factory=set)
+    devices: set[str] = field(default_factory=set)
 
 
 async def _pages(store: Store, table: Table) -> Any:
@@ -99,7 +159,7 @@ def _encode(table: Table, row: dict[str, Any]) -> dict[str, Any]:
             encoded[name] = value.isoformat()
         elif isinstance(value, bytes):
             encoded[name] = base64.b64encode(value).decode("ascii")
-    if table is messages:
+    if table is messages or table is erasures:
         encoded.pop("id")  # ids belong to the store they were made in
     return encoded
 
@@ -122,8 +182,8 @@ def _read(path: Path) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     try:
         with gzip.open(path, "rt", encoding="utf-8") as lines:
             header = json.loads(next(lines, "{}"))
-            if header.get("format") != FORMAT or header.get("version") != VERSION:
-                raise ArchiveError(f"{path} is not a {FORMAT} version {VERSION} file")
+            if header.get("format") != FORMAT or header.get("version") not in READABLE_VERSIONS:
+                raise ArchiveError(f"{path} is not a {FORMAT} version 1 or 2 file")
             current = ""
             rows: list[dict[str, Any]] = []
             for number, line in enumerate(lines, start=2):
@@ -141,13 +201,29 @@ def _read(path: Path) -> Iterator[tuple[str, list[dict[str, Any]]]]:
         raise ArchiveError(f"{path} cannot be read: {exc}") from None
 
 
-def _upsert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+def _upsert(
+    connection: Connection,
+    table: Table,
+    rows: list[dict[str, Any]],
+    policy: DataPolicy,
+    withheld: _Withheld,
+) -> None:
     if table is messages:
-        inserted = writes.insert_messages(connection, rows)
+        kept, held_back = admit_rows(connection, rows, policy, datetime.now(UTC))
+        withheld.sessions.update(row["session_id"] for row in held_back)
+        withheld.devices.update(row["device"] for row in held_back)
+        inserted = writes.insert_messages(connection, kept)
         search.index_messages(connection, inserted)
         return
     if table is audio:
-        connection.execute(insert_ignoring_duplicates(connection.dialect, audio), rows)
+        used = _used_audio(connection, [row["audio_id"] for row in rows])
+        wanted = [row for row in rows if row["audio_id"] in used]
+        if wanted:
+            connection.execute(insert_ignoring_duplicates(connection.dialect, audio), wanted)
+        return
+    if table is erasures:
+        for row in rows:
+            tombstones.put(connection, row["kind"], [row["key"]], row["cutoff"], row["erased_at"])
         return
     key = table.primary_key.columns.values()[0]
     existing = _existing_keys(connection, table, rows)
@@ -157,6 +233,12 @@ def _upsert(connection: Connection, table: Table, rows: list[dict[str, Any]]) ->
     for row in rows:
         if row[key.name] in existing:
             connection.execute(table.update().where(key == row[key.name]).values(**row))
+
+
+def _used_audio(connection: Connection, audio_ids: list[str]) -> set[str]:
+    """Which of these audio ids a stored message names (audio is kept only for those)."""
+    query = select(messages.c.audio_id).where(messages.c.audio_id.in_(audio_ids)).distinct()
+    return {row.audio_id for row in connection.execute(query)}
 
 
 def _existing_keys(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> set[Any]:

@@ -61,6 +61,26 @@ HTTP_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
+RETENTION_PURGED = Counter(
+    "xiaozhi_retention_purged",
+    "Rows retention deleted, by kind (messages, audio: clips deleted, sessions: left empty).",
+    ["kind"],
+)
+RETENTION_LAST_PASS = Gauge(
+    "xiaozhi_retention_last_pass_timestamp_seconds", "When a retention pass last completed."
+)
+ERASED = Counter(
+    "xiaozhi_erased",
+    "Rows erased on request, by kind (messages, audio, sessions, devices).",
+    ["kind"],
+)
+WITHHELD = Counter(
+    "xiaozhi_privacy_withheld",
+    "Records the write path did not store, by kind (message, audio, title, device) and reason "
+    "(erased, retention, opt_out).",
+    ["kind", "reason"],
+)
+
 
 def measure_lag(source: str, current_as_of: Callable[[], float]) -> None:
     """Compute ``source``'s lag at every scrape from ``current_as_of()`` (the Unix time up

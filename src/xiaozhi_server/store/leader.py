@@ -17,10 +17,12 @@ _ADVISORY_KEY = 7_342_001
 
 
 class Leadership:
-    """Try to become, and then stay, the one instance that syncs."""
+    """Try to become, and then stay, the one instance that syncs (or, with another lock
+    ``name`` and ``key``, that runs another job)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, name: str = LOCK_NAME, key: int = _ADVISORY_KEY) -> None:
         self._store = store
+        self._name, self._key = name, key
         self._connection: AsyncConnection | None = None
 
     async def acquire(self) -> bool:
@@ -29,9 +31,9 @@ class Leadership:
             return True
         connection = await self._store.engine.connect()
         if self._store.dialect == "postgresql":
-            statement = text("SELECT pg_try_advisory_lock(:key)").bindparams(key=_ADVISORY_KEY)
+            statement = text("SELECT pg_try_advisory_lock(:key)").bindparams(key=self._key)
         else:
-            statement = text("SELECT GET_LOCK(:name, 0)").bindparams(name=LOCK_NAME)
+            statement = text("SELECT GET_LOCK(:name, 0)").bindparams(name=self._name)
         won = bool((await connection.execute(statement)).scalar())
         # The lock is the session's, not the transaction's: end the transaction the query
         # began, or a server that ends idle transactions (PostgreSQL's

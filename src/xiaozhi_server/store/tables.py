@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from xiaozhi_server.store.types import AutoId, LongBlob, LongText, UtcDateTime
@@ -75,6 +76,8 @@ sessions = Table(
     Index(None, "device", "last_message_at", "session_id"),
     Index(None, "agent_id", "last_message_at", "session_id"),
     Index(None, "last_message_at", "session_id"),
+    # A device's first activity after its oldest sessions are purged (privacy/retention.py).
+    Index(None, "device", "first_message_at"),
     **MYSQL_OPTIONS,
 )
 
@@ -116,6 +119,8 @@ audio = Table(
     Column("content_type", String(64), nullable=False),
     Column("size_bytes", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # Sizes without reading the blobs: SQLite keeps later columns behind a blob's overflow pages.
+    Index(None, "audio_id", "size_bytes"),
     **MYSQL_OPTIONS,
 )
 
@@ -170,5 +175,19 @@ audit_log = Table(
     Column("target", String(255), nullable=True),
     Column("detail", Text, nullable=True),
     Index(None, "action", "at"),
+    **MYSQL_OPTIONS,
+)
+
+# Tombstones (privacy/erasure.py): what was erased on request, so no source brings it back.
+# Records of the scope (a session, a device, an agent) created at or before ``cutoff`` stay out.
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("key", String(DEVICE_LEN), nullable=False),
+    Column("cutoff", UtcDateTime, nullable=False),
+    Column("erased_at", UtcDateTime, nullable=False),
+    UniqueConstraint("kind", "key"),
     **MYSQL_OPTIONS,
 )

@@ -29,6 +29,7 @@ HUB_TABLES = {
     "admin_users",
     "admin_sessions",
     "audit_log",
+    "erasures",
 }
 
 

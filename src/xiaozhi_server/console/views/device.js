@@ -2,6 +2,7 @@ import { can, textParams } from "../access.js";
 import { api, query } from "../api.js";
 import { el } from "../dom.js";
 import { t, when } from "../i18n.js";
+import { eraseButton } from "../erasure.js";
 
 export async function render(main, { feed, arg: mac }) {
   const page = await api("/api/v2/sessions" + query({ device: mac, limit: 50, ...textParams() }));
@@ -19,7 +20,7 @@ export async function render(main, { feed, arg: mac }) {
   main.append(
     el("p", {}, el("a", { href: "#/devices" }, "← " + t("back"))),
     el("h1", {}, mac),
-    exportLinks({ device: mac }),
+    el("div", { class: "tools" }, exportLinks({ device: mac }), eraseButton("device", mac, () => { location.hash = "#/devices"; })),
     el("h2", {}, t("device.sessions")),
     el("div", { class: "scroll" }, el("table", {}, el("thead", {}, el("tr", {},
       el("th", {}, t("col.title")), el("th", {}, t("col.time")), el("th", {}, t("col.count")))), body)));

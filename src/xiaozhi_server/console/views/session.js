@@ -3,6 +3,7 @@ import { api, query } from "../api.js";
 import { el } from "../dom.js";
 import { t, when } from "../i18n.js";
 import { exportLinks } from "./device.js";
+import { eraseButton } from "../erasure.js";
 
 const KINDS = { 1: "user", 2: "agent", 3: "tool" };
 
@@ -37,7 +38,10 @@ export async function render(main, { feed, arg: sessionId }) {
     el("p", {}, el("a", { href: `#/device/${encodeURIComponent(session.device)}` }, "← " + t("back"))),
     el("h1", {}, session.title || t("untitled")),
     el("p", { class: "meta" }, `${session.device} · ${when(session.first_message_at)}`),
-    exportLinks({ session: sessionId }), list, marker);
+    el("div", { class: "tools" }, exportLinks({ session: sessionId }), eraseButton("session", sessionId, () => {
+      location.hash = session.device ? `#/device/${encodeURIComponent(session.device)}` : "#/devices";
+    })),
+    list, marker);
   page.items.forEach((m) => add(m, false));
   loaded = true;
   pending.forEach((m) => add(m, true));
