@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel
 from starlette.requests import Request
 
+from xiaozhi_server.api.contract import errors
 from xiaozhi_server.api.errors import not_found
+from xiaozhi_server.api.params import AgentPath, DevicePath, SessionPath
 from xiaozhi_server.auth.guard import Principal, client_address, require_admin
 from xiaozhi_server.privacy import erasure
 from xiaozhi_server.privacy.erasure import Kind
@@ -82,17 +85,23 @@ async def _erase(
     )
 
 
-@router.get("/sessions/{session_id}/erasure")
+@router.get(
+    "/sessions/{session_id}/erasure",
+    responses=errors(400, 404, not_found="No session with this id."),
+)
 async def preview_session_erasure(
-    session_id: str, services: Services = Depends(get_services)
+    session_id: Annotated[SessionPath, Path(description="session id")],
+    services: Services = Depends(get_services),
 ) -> ErasurePreview:
     """What ``DELETE /api/v2/sessions/{id}`` would erase."""
     return await _preview(services, "session", session_id)
 
 
-@router.delete("/sessions/{session_id}")
+@router.delete(
+    "/sessions/{session_id}", responses=errors(400, 404, not_found="No session with this id.")
+)
 async def erase_session(
-    session_id: str,
+    session_id: Annotated[SessionPath, Path(description="session id")],
     request: Request,
     services: Services = Depends(get_services),
     principal: Principal = Depends(require_admin),
@@ -101,17 +110,24 @@ async def erase_session(
     return await _erase(request, services, principal, "session", session_id)
 
 
-@router.get("/devices/{device_id}/erasure")
+@router.get(
+    "/devices/{device_id}/erasure",
+    responses=errors(400, 404, not_found="No device with this MAC or upstream id."),
+)
 async def preview_device_erasure(
-    device_id: str, services: Services = Depends(get_services)
+    device_id: Annotated[DevicePath, Path(description="device id")],
+    services: Services = Depends(get_services),
 ) -> ErasurePreview:
     """What ``DELETE /api/v2/devices/{mac}`` would erase."""
     return await _preview(services, "device", device_id)
 
 
-@router.delete("/devices/{device_id}")
+@router.delete(
+    "/devices/{device_id}",
+    responses=errors(400, 404, not_found="No device with this MAC or upstream id."),
+)
 async def erase_device(
-    device_id: str,
+    device_id: Annotated[DevicePath, Path(description="device id")],
     request: Request,
     services: Services = Depends(get_services),
     principal: Principal = Depends(require_admin),
@@ -121,17 +137,20 @@ async def erase_device(
     return await _erase(request, services, principal, "device", device_id)
 
 
-@router.get("/agents/{agent_id}/erasure")
+@router.get(
+    "/agents/{agent_id}/erasure", responses=errors(400, 404, not_found="No agent with this id.")
+)
 async def preview_agent_erasure(
-    agent_id: str, services: Services = Depends(get_services)
+    agent_id: Annotated[AgentPath, Path(description="agent id")],
+    services: Services = Depends(get_services),
 ) -> ErasurePreview:
     """What ``DELETE /api/v2/agents/{id}`` would erase."""
     return await _preview(services, "agent", agent_id)
 
 
-@router.delete("/agents/{agent_id}")
+@router.delete("/agents/{agent_id}", responses=errors(400, 404, not_found="No agent with this id."))
 async def erase_agent(
-    agent_id: str,
+    agent_id: Annotated[AgentPath, Path(description="agent id")],
     request: Request,
     services: Services = Depends(get_services),
     principal: Principal = Depends(require_admin),

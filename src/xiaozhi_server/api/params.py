@@ -98,6 +98,12 @@ AgentRef = Annotated[
     AfterValidator(_no_nul),
     _text_schema(AGENT_LEN),
 ]
+AgentPath = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=AGENT_LEN),
+    AfterValidator(_no_nul),
+    _text_schema(AGENT_LEN, 1),
+]
 AudioPath = Annotated[
     str,
     StringConstraints(min_length=1, max_length=AUDIO_ID_LEN),
