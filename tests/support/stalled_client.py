@@ -12,7 +12,7 @@ import socket
 from urllib.parse import urlsplit
 
 from websockets.client import ClientProtocol
-from websockets.frames import Opcode
+from websockets.frames import Frame, Opcode
 from websockets.uri import parse_uri
 
 from tests.support.feed_client import Message, messages_in
@@ -35,16 +35,24 @@ class StalledClient:
         self.close_reason = ""
 
     async def open(self) -> None:
-        """Connect and complete the handshake (reading only the server's answer)."""
+        """Connect and read up to the ``welcome``: from then on every event is meant for it."""
         parts = urlsplit(self._url)
         loop = asyncio.get_running_loop()
         await loop.sock_connect(self._socket, (parts.hostname, parts.port))
         self._protocol.send_request(self._protocol.connect())
         await self._flush()
-        while self._protocol.handshake_exc is None and not self._answered():
-            self._take(await loop.sock_recv(self._socket, 1024))
+        while self._protocol.handshake_exc is None and not self._texts:
+            data = await loop.sock_recv(self._socket, 1024)
+            if not data:
+                raise ConnectionError("the feed closed before its welcome")
+            self._take(data)
         if self._protocol.handshake_exc is not None:
             raise self._protocol.handshake_exc
+
+    @property
+    def frames(self) -> list[str]:
+        """The text frames read so far, as they came."""
+        return list(self._texts)
 
     async def send(self, text: str) -> None:
         """Send a command; sending works whether or not the client reads."""
@@ -70,15 +78,11 @@ class StalledClient:
         """Drop the socket."""
         self._socket.close()
 
-    def _answered(self) -> bool:
-        return self._protocol.state.name != "CONNECTING"
-
     def _take(self, data: bytes) -> None:
         self._protocol.receive_data(data)
         for event in self._protocol.events_received():
-            opcode = getattr(event, "opcode", None)
-            if opcode is Opcode.TEXT:
-                self._texts.append(event.data.decode())
+            if isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                self._texts.append(bytes(event.data).decode())
         closed = self._protocol.close_rcvd
         if closed is not None:
             self.close_code, self.close_reason = closed.code, closed.reason

@@ -1,5 +1,7 @@
 // The live feed: /ws/admin with the session cookie. On every (re)connect it resumes from
 // the last message id it saw, so nothing is missed; views drop ids they already show.
+// A frame holds one message, or several as {"type":"batch","events":[...]} (sent when they
+// queued while the previous frame was still on its way): each is handled in order.
 
 export class Feed {
   constructor(onState) {
@@ -22,13 +24,18 @@ export class Feed {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}/ws/admin`);
     this.socket = socket;
-    socket.addEventListener("message", (event) => this.receive(JSON.parse(event.data)));
+    socket.addEventListener("message", (event) => this.frame(JSON.parse(event.data)));
     socket.addEventListener("close", () => this.closed(socket));
   }
 
   stop() {
     this.stopped = true;
     this.socket?.close();
+  }
+
+  frame(message) {
+    if (message.type !== "batch") return this.receive(message);
+    for (const each of message.events) this.receive(each);
   }
 
   receive(message) {
