@@ -26,6 +26,13 @@ def free_port() -> int:
 @contextmanager
 def running_server(scratch: Path, **env: str) -> Iterator[str]:
     """``xiaozhi-server serve`` in its own process (its own core); yield its base URL."""
+    with server_process(scratch, **env) as (base_url, _pid):
+        yield base_url
+
+
+@contextmanager
+def server_process(scratch: Path, **env: str) -> Iterator[tuple[str, int]]:
+    """Like ``running_server``; yield its base URL and its process id (for CPU time)."""
     port = free_port()
     settings = {
         "XIAOZHI_STORAGE__URL": f"sqlite+aiosqlite:///{scratch / 'bench.db'}",
@@ -45,7 +52,7 @@ def running_server(scratch: Path, **env: str) -> Iterator[str]:
     )
     try:
         _wait(port, process)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)

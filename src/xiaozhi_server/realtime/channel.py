@@ -25,11 +25,8 @@ class Channel(Protocol):
     """A client's connection as the fan-out sees it."""
 
     on_writable: Callable[[], None]
-
-    @property
-    def writable(self) -> bool:
-        """True when nothing is still being written: the next frame leaves at once."""
-        ...
+    # True when nothing is still being written: the next frame leaves at once
+    writable: bool
 
     @property
     def open(self) -> bool:
@@ -65,12 +62,8 @@ class AsgiChannel:
         self._wake = asyncio.Event()
         self._open = True
         self.on_writable: Callable[[], None] = _nothing
+        self.writable = True  # no frame is waiting to be sent
         self._task = asyncio.create_task(self._send_forever(), name="feed-asgi-channel")
-
-    @property
-    def writable(self) -> bool:
-        """True when no frame is waiting to be sent."""
-        return self._open and self._idle.is_set()
 
     @property
     def open(self) -> bool:
@@ -80,6 +73,7 @@ class AsgiChannel:
     def write(self, frame: Frame) -> None:
         """Hand ``frame`` to the sending task."""
         self._next = frame
+        self.writable = False
         self._idle.clear()
         self._wake.set()
 
@@ -93,7 +87,7 @@ class AsgiChannel:
         """Stop sending frames and close the connection (waiting at most ``grace``)."""
         if not self._open:
             return
-        self._open = False
+        self._open = self.writable = False
         self._task.cancel()
         self._idle.set()
         self._task = asyncio.create_task(self._close(code, reason, grace))
@@ -102,7 +96,7 @@ class AsgiChannel:
         """Stop the sending task (a close under way finishes)."""
         self.on_writable = _nothing
         if self._open:
-            self._open = False
+            self._open = self.writable = False
             self._idle.set()
             self._task.cancel()
 
@@ -120,8 +114,9 @@ class AsgiChannel:
             try:
                 await self._websocket.send_text(frame.text)
             except (WebSocketDisconnect, RuntimeError, OSError):
-                self._open = False
+                self._open = self.writable = False
                 self._idle.set()
                 return
+            self.writable = True
             self._idle.set()
             self.on_writable()

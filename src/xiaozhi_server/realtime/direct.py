@@ -42,12 +42,22 @@ class FeedWebSocketProtocol(WebSocketsSansIOProtocol):
         if scope is not None:  # None: the handshake was refused
             scope["extensions"][EXTENSION] = self.direct
 
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self.direct.writable = False
+
     def resume_writing(self) -> None:
         super().resume_writing()
+        self.direct.writable = self.direct.open
         self.direct.wake()
+
+    def handle_close(self, event: Any) -> None:
+        super().handle_close(event)
+        self.direct.writable = False
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
+        self.direct.writable = False
         self.direct.wake()
 
     def close_now(self, code: int, reason: str, grace: float) -> None:
@@ -64,6 +74,7 @@ class FeedWebSocketProtocol(WebSocketsSansIOProtocol):
         # A peer that reads again finds the code and answers; one that never does is dropped,
         # buffer and all (closing would wait for it to read for ever).
         self.close_timer = self.loop.call_later(grace, self.transport.abort)
+        self.direct.writable = False
         self.direct.wake()
 
 
@@ -74,6 +85,9 @@ class DirectChannel:
         self._protocol = protocol
         self._waiters: list[asyncio.Future[None]] = []
         self.on_writable: Callable[[], None] = _nothing
+        # True when the socket has taken every frame written so far (kept up to date by the
+        # protocol: a plain attribute, read once per client per event).
+        self.writable = True
 
     def claim(self) -> None:
         """Count a frame as written once the socket took all of it (no buffering here), and
@@ -92,14 +106,12 @@ class DirectChannel:
         protocol = self._protocol
         return not (protocol.close_sent or protocol.disconnected or protocol.transport.is_closing())
 
-    @property
-    def writable(self) -> bool:
-        """True when the socket has taken every frame written so far."""
-        return self._protocol.writable.is_set() and self.open
-
     def write(self, frame: Frame) -> None:
         """Write ``frame``'s bytes (shared with every client that gets the same frame)."""
-        self._protocol.transport.write(frame.wire)
+        try:
+            self._protocol.transport.write(frame.wire)
+        except RuntimeError:  # the transport is closed: the session ends on its own
+            self.writable = False
 
     async def wait_writable(self) -> bool:
         """Wait until the socket took every frame; False if the connection closed."""

@@ -48,13 +48,16 @@ class FeedClient:
 
     def take(self, events: Sequence[Event], frame: Frame) -> None:
         """Events of this client's group, and the group's frame that holds exactly them."""
+        # The common case first, and cheap: it runs for every client on every event.
         if (
             not self.backlog
             and not self.held
             and self.channel.writable
             and frame.lowest_chat_id > self.replayed_upto
         ):
-            self._write(frame)
+            self.channel.write(frame)
+            if frame.chat_ids:
+                self._remember(frame.chat_ids)
             return
         self.backlog.extend(events)
         self._check_backlog()
@@ -119,9 +122,10 @@ class FeedClient:
 
     def _write(self, frame: Frame) -> None:
         self.channel.write(frame)
-        ids = frame.chat_ids
-        if not ids:
-            return
+        if frame.chat_ids:
+            self._remember(frame.chat_ids)
+
+    def _remember(self, ids: tuple[int, ...]) -> None:
         self._sent.append(ids)
         self._sent_count += len(ids)
         if self._seen is not None:
