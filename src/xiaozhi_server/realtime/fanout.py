@@ -13,6 +13,7 @@ get back with ``resume``.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Sequence
 
@@ -22,7 +23,10 @@ from xiaozhi_server.realtime.channel import Channel
 from xiaozhi_server.realtime.frames import Frame
 from xiaozhi_server.realtime.protocol import Filters
 
+log = logging.getLogger(__name__)
+
 CLOSE_TOO_SLOW = 4408
+CLOSE_INTERNAL = 1011
 # Store ids of chat updates a client was sent and remembers, so a resume sends none twice.
 SENT_MEMORY = 10_000
 
@@ -39,6 +43,7 @@ class FeedClient:
         self.backlog: list[Event] = []
         self.held = True  # until the welcome has been sent
         self.closed_reason: str | None = None
+        self.closed_code: int | None = None
         # Chat updates with ids up to here may have been replayed: check those against _seen.
         self.replayed_upto = 0
         self._sent: deque[tuple[int, ...]] = deque()
@@ -76,15 +81,15 @@ class FeedClient:
         if fresh:
             self._write(Frame(fresh))
 
-    def fail(self, reason: str) -> None:
-        """Close the connection with ``4408``: the backlog overflowed."""
+    def fail(self, reason: str, code: int = CLOSE_TOO_SLOW) -> None:
+        """Close the connection with ``code`` (``4408``: the backlog overflowed)."""
         if self.closed_reason is not None:
             return
-        self.closed_reason = reason
+        self.closed_reason, self.closed_code = reason, code
         EVENTS_DROPPED.inc(len(self.backlog))
         self.backlog = []
         self._fanout.leave(self)
-        self.channel.close(CLOSE_TOO_SLOW, reason, self._fanout.grace)
+        self.channel.close(code, reason, self._fanout.grace)
 
     def hold(self) -> None:
         """Keep live events in the backlog (while history is replayed)."""
@@ -196,7 +201,11 @@ class Fanout:
             if frame is None:
                 frame = frames[key] = Frame(wanted)
             for client in list(clients):
-                client.take(wanted, frame)
+                try:
+                    client.take(wanted, frame)
+                except Exception:  # one client's failure must not cost the others the event
+                    log.exception("feed client failed; closing it")
+                    client.fail("internal error", CLOSE_INTERNAL)
 
     def _remove(self, client: FeedClient) -> None:
         group = self._groups.get(client.filters)

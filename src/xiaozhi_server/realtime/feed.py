@@ -26,7 +26,7 @@ from xiaozhi_server.ops.metrics import WEBSOCKET_DISCONNECTS
 from xiaozhi_server.realtime.bus import Event
 from xiaozhi_server.realtime.channel import AsgiChannel, Channel
 from xiaozhi_server.realtime.direct import direct_channel
-from xiaozhi_server.realtime.fanout import CLOSE_TOO_SLOW, FeedClient
+from xiaozhi_server.realtime.fanout import CLOSE_INTERNAL, CLOSE_TOO_SLOW, FeedClient
 from xiaozhi_server.realtime.origins import origin_allowed
 from xiaozhi_server.realtime.payloads import message_payload
 from xiaozhi_server.realtime.protocol import (
@@ -43,11 +43,10 @@ from xiaozhi_server.store.messages import max_message_id, messages_after
 
 CLOSE_AUTH_FAILED = 4401
 CLOSE_FULL = 1013  # "try again later"
-CLOSE_INTERNAL = 1011
 AUTH_TIMEOUT_SECONDS = 10.0
 REPLAY_PAGE = 500
 
-__all__ = ["CLOSE_TOO_SLOW", "router"]
+__all__ = ["CLOSE_INTERNAL", "CLOSE_TOO_SLOW", "router"]
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -140,7 +139,9 @@ class FeedSession:
         finally:
             fanout.leave(client)
             channel.release()
-        return "too_slow" if client.closed_reason else reason
+        if client.closed_code is not None:
+            return "too_slow" if client.closed_code == CLOSE_TOO_SLOW else "internal_error"
+        return reason
 
     async def _serve(self, client: FeedClient) -> str:
         # The client joined first: anything after this id arrives live, so a client can
