@@ -47,7 +47,7 @@ from bench.report_sender import ReportSender
 from bench.server import SECRET, TOKEN, server_process
 
 RATE = 100
-SECONDS = 10
+SECONDS = 15
 SUBSCRIBER_PROCESSES = 4
 STALLED = 10
 GOAL_P99_MS = {100: 50.0, 1000: 250.0}

@@ -22,7 +22,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from xiaozhi_server.realtime.frames import Frame
 
 EXTENSION = "xiaozhi.direct"
-SEND_BUFFER = 128 * 1024  # Linux doubles it for its bookkeeping: 256 KiB
+SEND_BUFFER = 64 * 1024  # Linux doubles it for its bookkeeping: 128 KiB
 
 
 def _nothing() -> None:
