@@ -14,7 +14,7 @@ from websockets.typing import Origin
 
 from tests.integration.realtime.live_hub import REPORT, feed_settings, report
 from tests.support.core_client import encoded, report_body, report_headers
-from tests.support.feed_client import collect, connect, feed_url, next_of
+from tests.support.feed_client import collect, connect, feed_url, next_of, receive
 from tests.support.live_app import LiveApp, serving
 
 
@@ -253,3 +253,24 @@ async def test_the_feed_works_under_a_server_without_the_direct_path(store_url: 
             await report(app, content="再一条")
             updates = await collect(feed, "chat_update")
     assert [u["data"]["content"] for u in updates] == ["经由 ASGI", "再一条"]
+
+
+@pytestmark_sqlite
+async def test_a_client_reconnecting_to_a_restarted_hub_resumes_without_a_gap(
+    store_url: str,
+) -> None:
+    with serving(feed_settings(store_url)) as before:
+        async with connect(feed_url(before.base_url)) as feed:
+            await report(before, content="重启前")
+            seen = (await next_of(feed, "chat_update"))["data"]["id"]
+    with serving(feed_settings(store_url)) as after:
+        await report(after, content="离线时")
+        async with connect(feed_url(after.base_url)) as feed:
+            await next_of(feed, "welcome")
+            await feed.send(f'{{"type":"resume","since":{seen}}}')
+            updates = []
+            while (message := await receive(feed))["type"] != "resumed":
+                updates.append(message)
+            await report(after, content="重连后")
+            updates += await collect(feed, "chat_update")
+    assert [u["data"]["content"] for u in updates] == ["离线时", "重连后"]
