@@ -11,8 +11,9 @@ report to a subscriber receiving its ``chat_update``. Measured in one run:
   a resume from the last id each saw brings every turn, none twice);
 - the ceiling: a bare ``websockets`` broadcast (bench/bare_broadcast.py) of the same frames
   at the same rate to the same subscribers; the feed server's CPU time per delivered event
-  against it (goal <= 2x), in total and without the CPU the same reports cost the server
-  when nobody subscribes (ingest's share);
+  against it (goal <= 2x): the whole server process (/proc), which also takes the reports
+  (HTTP, the store), and the fan-out's own count (``xiaozhi_feed_fanout_cpu_seconds``);
+- the same reports with nobody subscribed: the report endpoint's own latency and CPU;
 - optionally (``--workers``) the 1,000 subscribers on ``serve`` with two workers.
 
 Runs with and without the stalled clients alternate, twice; the better of each is kept.
@@ -27,6 +28,7 @@ import os
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
@@ -42,7 +44,7 @@ from websockets.asyncio.client import connect
 from bench import bare_broadcast, feed_subscribers
 from bench.common import percentile, report
 from bench.feed_subscribers import Arrivals
-from bench.process_cpu import tree_cpu_seconds
+from bench.process_cpu import tree_cpu_seconds, tree_wait_seconds
 from bench.report_sender import ReportSender
 from bench.server import SECRET, TOKEN, server_process
 
@@ -297,6 +299,15 @@ async def resumed(ws_url: str, since: int) -> list[str]:
         return contents
 
 
+def fanout_cpu_seconds(base_url: str) -> float:
+    """The server's own count of CPU time spent in the feed's fan-out (one worker's)."""
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=30) as answer:
+        for line in answer.read().decode().splitlines():
+            if line.startswith("xiaozhi_feed_fanout_cpu_seconds_total "):
+                return float(line.split()[1])
+    return float("nan")
+
+
 @contextmanager
 def feed_server(workers: int = 1) -> Iterator[tuple[str, int]]:
     """A fresh ``serve`` (fresh store); its base URL and process id."""
@@ -328,11 +339,18 @@ async def feed_round(scale: Scale, count: int, stalled: int = 0, workers: int = 
             subscribers = Subscribers(ws_url, count, scale.events, SUBSCRIBE, b'"subscribed"')
             await subscribers.ready()
             load, cpu, own = os.getloadavg()[0], tree_cpu_seconds(pid), time.process_time()
+            fanout, waited = fanout_cpu_seconds(base_url), tree_wait_seconds(pid)
             sent = await send_reports(base_url, scale.events)
             results = await subscribers.finish(DRAIN_SECONDS) if count else []
             cpu = tree_cpu_seconds(pid) - cpu
+            fanout = fanout_cpu_seconds(base_url) - fanout
             run = Run.of(results, sent.at, count * scale.events, cpu, load)
             run.extra = clients_cpu(subscribers, time.process_time() - own) | answers(sent)
+            run.extra["server_waited_for_cpu_s"] = round(tree_wait_seconds(pid) - waited, 2)
+            if workers == 1:  # /metrics speaks for the worker that answers
+                run.extra["fanout_cpu_us_per_delivery"] = round(
+                    fanout / max(1, len(run.latencies)) * 1e6, 2
+                )
             if frozen:
                 run.extra |= await stalled_outcome(frozen, ws_url, scale.events)
     return run
@@ -371,16 +389,18 @@ async def bare_round(scale: Scale, count: int) -> Run:
             f"ws://127.0.0.1:{port}/", count, scale.events, None, b'"welcome"'
         )
         await subscribers.ready()
+        pid = process.pid or 0
         load, own = os.getloadavg()[0], time.process_time()
-        cpu = tree_cpu_seconds(process.pid or 0)
+        cpu, waited = tree_cpu_seconds(pid), tree_wait_seconds(pid)
         sent = await publish_bare(port, scale.events)
         results = await subscribers.finish(DRAIN_SECONDS)
-        cpu = tree_cpu_seconds(process.pid or 0) - cpu
+        cpu, waited = tree_cpu_seconds(pid) - cpu, tree_wait_seconds(pid) - waited
     finally:
         process.terminate()
         process.join()
     run = Run.of(results, sent, count * scale.events, cpu, load)
     run.extra = clients_cpu(subscribers, time.process_time() - own)
+    run.extra["server_waited_for_cpu_s"] = round(waited, 2)
     return run
 
 
@@ -400,16 +420,16 @@ def best(runs: list[Run]) -> Run:
     return min(runs, key=lambda run: percentile(run.latencies, 99))
 
 
-def cpu_comparison(feed: Run, bare: Run, idle: Run, subscribers: int) -> dict[str, Any]:
-    """Feed against bare broadcast: CPU per delivered event, in total and the feed's share
-    (the server's CPU less what the same reports cost it with nobody subscribed)."""
-    share = (feed.cpu_seconds - idle.cpu_seconds) / max(1, len(feed.latencies)) * 1e6
+def cpu_comparison(feed: Run, bare: Run, subscribers: int) -> dict[str, Any]:
+    """Feed against bare broadcast: server CPU per delivered event, in total (the feed's
+    server also takes the reports: HTTP, the store) and the fan-out's own (its count)."""
+    fanout = feed.extra["fanout_cpu_us_per_delivery"]
     return {
         f"cpu_us_per_delivery_{subscribers}": round(feed.cpu_us_per_delivery, 2),
+        f"fanout_cpu_us_per_delivery_{subscribers}": fanout,
         f"bare_cpu_us_per_delivery_{subscribers}": round(bare.cpu_us_per_delivery, 2),
         f"cpu_ratio_{subscribers}": ratio(feed.cpu_us_per_delivery, bare.cpu_us_per_delivery),
-        f"fanout_cpu_us_per_delivery_{subscribers}": round(share, 2),
-        f"fanout_cpu_ratio_{subscribers}": ratio(share, bare.cpu_us_per_delivery),
+        f"fanout_cpu_ratio_{subscribers}": ratio(fanout, bare.cpu_us_per_delivery),
     }
 
 
@@ -454,8 +474,8 @@ async def measure(scale: Scale, workers: bool) -> None:
     if workers:
         emit("feed, 2 workers", scale.large, await feed_round(scale, scale.large, workers=2))
     large = best(plain)
-    cpu = cpu_comparison(small, bare_small, idle, scale.small)
-    cpu |= cpu_comparison(large, bare_large, idle, scale.large)
+    cpu = cpu_comparison(small, bare_small, scale.small)
+    cpu |= cpu_comparison(large, bare_large, scale.large)
     summary: dict[str, Any] = {
         "scenario": "summary",
         **latency_summary(small, large, best(stalled), scale),

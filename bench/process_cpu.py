@@ -1,4 +1,5 @@
-"""CPU time (user + system) of a process and all its descendants, from /proc (Linux)."""
+"""CPU time of a process and its descendants, and how long they waited for a CPU, from
+/proc (Linux)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,20 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 def tree_cpu_seconds(pid: int) -> float:
     """CPU seconds used so far by ``pid`` and every live process below it (workers)."""
     return sum(_cpu_seconds(each) for each in _tree(pid))
+
+
+def tree_wait_seconds(pid: int) -> float:
+    """Seconds the main threads of ``pid`` and its descendants were ready to run but waited
+    for a CPU (``run_delay`` of /proc/<pid>/schedstat): how much others held them up."""
+    return sum(_wait_seconds(each) for each in _tree(pid))
+
+
+def _wait_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/schedstat").read_text().split()
+    except OSError:
+        return 0.0
+    return int(fields[1]) / 1e9
 
 
 def _cpu_seconds(pid: int) -> float:

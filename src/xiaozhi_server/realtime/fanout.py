@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Sequence
 
-from xiaozhi_server.ops.metrics import EVENTS_DROPPED
+from xiaozhi_server.ops.metrics import EVENTS_DROPPED, FEED_FANOUT_CPU
 from xiaozhi_server.realtime.bus import Event
 from xiaozhi_server.realtime.channel import Channel
 from xiaozhi_server.realtime.frames import Frame
@@ -188,6 +189,7 @@ class Fanout:
         return True
 
     def _flush(self) -> None:
+        started = time.thread_time()
         self._flush_scheduled = False
         events, self._incoming = self._incoming, []
         frames: dict[tuple[int, ...], Frame] = {}
@@ -206,6 +208,7 @@ class Fanout:
                 except Exception:  # one client's failure must not cost the others the event
                     log.exception("feed client failed; closing it")
                     client.fail("internal error", CLOSE_INTERNAL)
+        FEED_FANOUT_CPU.inc(time.thread_time() - started)
 
     def _remove(self, client: FeedClient) -> None:
         group = self._groups.get(client.filters)
