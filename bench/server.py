@@ -32,7 +32,7 @@ def running_server(scratch: Path, **env: str) -> Iterator[str]:
 
 @contextmanager
 def server_process(scratch: Path, **env: str) -> Iterator[tuple[str, int]]:
-    """Like ``running_server``; yield its base URL and its process id (to read its memory)."""
+    """Like ``running_server``; yield its base URL and its process id (memory, CPU time)."""
     port = free_port()
     settings = {
         "XIAOZHI_STORAGE__URL": f"sqlite+aiosqlite:///{scratch / 'bench.db'}",

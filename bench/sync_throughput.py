@@ -179,9 +179,12 @@ async def freshness(
 
     async def receive() -> None:
         async for text in ws:
-            content = json.loads(text)["data"].get("content", "")
-            if content in sent:
-                latencies.append((time.perf_counter() - sent[content]) * 1000)
+            frame = json.loads(text)
+            # a frame holds one message, or several as {"type": "batch", "events": [...]}
+            for message in frame["events"] if frame["type"] == "batch" else [frame]:
+                content = message["data"].get("content", "")
+                if content in sent:
+                    latencies.append((time.perf_counter() - sent[content]) * 1000)
 
     listener = asyncio.create_task(receive())
     await paced_inserts(server, count, every, session, sent)

@@ -41,23 +41,29 @@ from xiaozhi_server.ops.http_metrics import LatencyMiddleware
 from xiaozhi_server.ops.logs import RequestIdMiddleware
 from xiaozhi_server.privacy.retention_job import retention_in_background
 from xiaozhi_server.realtime import feed
+from xiaozhi_server.realtime.direct import FeedWebSocketProtocol
+from xiaozhi_server.realtime.registry import WorkerLink
 from xiaozhi_server.services import Services
 from xiaozhi_server.sources.capture import capture_router
 from xiaozhi_server.sources.sync_runner import sync_in_background
 from xiaozhi_server.store import migrate
+from xiaozhi_server.store.database import Store
 
 log = logging.getLogger(__name__)
 
 BackgroundTask = Callable[[Services], Coroutine[Any, Any, None]]
 
 
-def create_app(settings: Settings, background: Sequence[BackgroundTask] = ()) -> FastAPI:
-    """The app for ``settings``; ``background`` tasks run while it serves."""
+def create_app(
+    settings: Settings, background: Sequence[BackgroundTask] = (), worker: WorkerLink | None = None
+) -> FastAPI:
+    """The app for ``settings``; ``background`` tasks run while it serves; ``worker`` ties
+    it to the other worker processes of one ``serve``."""
     app = FastAPI(
         title="xiaozhi-server",
         version=__version__,
         description="Chat-history hub for xiaozhi-esp32-server deployments.",
-        lifespan=_lifespan(settings, background),
+        lifespan=_lifespan(settings, background, worker),
     )
     install_error_handlers(app)
     install_openapi(app)
@@ -69,16 +75,18 @@ def create_app(settings: Settings, background: Sequence[BackgroundTask] = ()) ->
 
 
 def _lifespan(
-    settings: Settings, background: Sequence[BackgroundTask]
+    settings: Settings, background: Sequence[BackgroundTask], worker: WorkerLink | None
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = Services.build(settings)
+        services = Services.build(settings, worker)
         app.state.services = services
-        await _prepare_store(services)
-        services.start()
+        await _prepare_store(services.store, settings)
+        await services.start()
         jobs = list(background)
-        if settings.features.sync and settings.sync_service.enabled:
+        # One sync per serve: in the first worker (SQLite has no lock to elect a leader).
+        leads = worker is None or worker.index == 0
+        if settings.features.sync and settings.sync_service.enabled and leads:
             jobs.append(sync_in_background)
         if settings.retention.configured:
             jobs.append(retention_in_background)
@@ -135,7 +143,8 @@ def server_config(app: FastAPI, settings: Settings, log_level: str | None = None
         host=settings.server.host,
         port=settings.server.port,
         log_level=log_level or settings.server.log_level,
-        ws="websockets-sansio",
+        # uvicorn's sans-I/O protocol, plus a direct path for the feed's frames
+        ws=FeedWebSocketProtocol,
         # Protocol-level pings find dead peers; one unanswered for a whole interval is dropped.
         ws_ping_interval=heartbeat,
         ws_ping_timeout=heartbeat,
@@ -143,24 +152,31 @@ def server_config(app: FastAPI, settings: Settings, log_level: str | None = None
     )
 
 
-async def _prepare_store(services: Services) -> None:
-    if services.settings.storage.auto_migrate:
-        await migrate.upgrade(services.store.engine)
-    revision = await migrate.current_revision(services.store.engine)
+async def prepare_store(settings: Settings) -> None:
+    """Migrate the store and create the first admin once, before the workers of a serve."""
+    store = Store(settings.storage.url)
+    try:
+        await _prepare_store(store, settings)
+    finally:
+        await store.close()
+
+
+async def _prepare_store(store: Store, settings: Settings) -> None:
+    if settings.storage.auto_migrate:
+        await migrate.upgrade(store.engine)
+    revision = await migrate.current_revision(store.engine)
     if revision != migrate.head_revision():
         # Serve anyway: /readyz says what is wrong and how to fix it.
         log.warning(
-            "store %s is at revision %s: run 'xiaozhi-server db upgrade'",
-            services.store.safe_url,
-            revision,
+            "store %s is at revision %s: run 'xiaozhi-server db upgrade'", store.safe_url, revision
         )
         return
-    log.info("store ready: %s", services.store.safe_url)
-    password = await ensure_admin(services.store, services.settings.auth)
+    log.info("store ready: %s", store.safe_url)
+    password = await ensure_admin(store, settings.auth)
     if password is not None:
         # Shown once, on the terminal only: it is never written to the log.
         print(
-            f"Created admin user '{services.settings.auth.admin_username}' "
+            f"Created admin user '{settings.auth.admin_username}' "
             f"with password: {password}\n(shown once; set auth.admin_password to choose your own)",
             file=sys.stderr,
             flush=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import getpass
 import os
 import sys
@@ -30,6 +31,7 @@ from xiaozhi_server.sources.sync import PassSummary
 from xiaozhi_server.sources.sync_runner import SyncFailed, run_sync
 from xiaozhi_server.store import admins, migrate
 from xiaozhi_server.store.database import Store
+from xiaozhi_server.workers import serve_workers
 
 app = typer.Typer(
     help="xiaozhi-server: the chat-history hub for xiaozhi-esp32-server.", no_args_is_help=True
@@ -407,17 +409,25 @@ def _serve(
     settings: Settings, background: tuple[BackgroundTask, ...], demo_mode: bool = False
 ) -> None:
     configure_logging(settings.server.log_level, settings.server.log_format)
-    server = uvicorn.Server(server_config(create_app(settings, background), settings))
     url = f"http://{settings.server.host}:{settings.server.port}/"
-    typer.echo(f"xiaozhi-server {'demo ' if demo_mode else ''}starting on {url}", err=True)
+    workers = settings.server.workers
+    shown = f" with {workers} workers" if workers > 1 else ""
+    typer.echo(f"xiaozhi-server {'demo ' if demo_mode else ''}starting on {url}{shown}", err=True)
+    if workers > 1:
+        if not serve_workers(settings, background):
+            raise typer.Exit(1)
+        return
+    server = uvicorn.Server(server_config(create_app(settings, background), settings))
     server.run()
     if not server.started:
         raise typer.Exit(1)
 
 
 def _demo_task(speed: float) -> BackgroundTask:
-    async def run(services: Services) -> None:
-        await seed_history(services.ingestor)
-        await run_live(services.ingestor, speed=speed)
+    # A partial of a module-level function: a worker process can receive it (pickled).
+    return functools.partial(_demo, speed=speed)
 
-    return run
+
+async def _demo(services: Services, speed: float) -> None:
+    await seed_history(services.ingestor)
+    await run_live(services.ingestor, speed=speed)

@@ -74,6 +74,8 @@ class ServerSettings(_Section):
     port: int = Field(8004, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
+    # processes answering on the port (the feed's fan-out uses one core per process)
+    workers: int = Field(1, ge=1, le=64)
 
 
 class StorageSettings(_Section):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
@@ -14,11 +15,16 @@ from xiaozhi_server.ingest.pipeline import Ingestor
 from xiaozhi_server.privacy.masking import Masker
 from xiaozhi_server.privacy.policy import DataPolicy
 from xiaozhi_server.realtime.bus import EventBus
+from xiaozhi_server.realtime.fanout import Fanout
+from xiaozhi_server.realtime.local_relay import LocalRelay
 from xiaozhi_server.realtime.payloads import MaskedEvents
 from xiaozhi_server.realtime.redis_bridge import RedisBridge
-from xiaozhi_server.realtime.registry import FeedRegistry
+from xiaozhi_server.realtime.registry import FeedRegistry, WorkerLink
 from xiaozhi_server.sources.tap import UpstreamProxy
 from xiaozhi_server.store.database import Store
+
+log = logging.getLogger(__name__)
+_RELAY_CONNECT_SECONDS = 10.0
 
 
 @dataclass(slots=True)
@@ -36,16 +42,25 @@ class Services:
     bridge: RedisBridge | None
     masker: Masker
     masked_events: MaskedEvents
+    fanout: Fanout
+    # events between the workers of one serve without Redis; None in a single process
+    relay: LocalRelay | None = None
+    worker_index: int = 0
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    def build(cls, settings: Settings) -> Services:
-        """Wire every part from ``settings`` (nothing connects until first use)."""
+    def build(cls, settings: Settings, worker: WorkerLink | None = None) -> Services:
+        """Wire every part from ``settings`` (nothing connects until first use); ``worker``
+        ties this process to the other workers of one ``serve``."""
         store = Store(settings.storage.url)
         bus = EventBus()
         bridge = _bridge(settings, bus)
         ingestor = Ingestor(store, bridge or bus, data_policy(settings))
         masker = Masker(settings.privacy.mask)
+        notification = settings.notification
+        fanout = Fanout(notification.queue_size, grace=notification.heartbeat_seconds)
+        bus.attach(fanout)
+        relay_path = worker.relay_path if worker is not None else None
         return cls(
             settings=settings,
             store=store,
@@ -54,16 +69,27 @@ class Services:
             committer=GroupCommitter(ingestor),
             authenticator=Authenticator(settings.auth, store),
             proxy=_proxy(settings),
-            feed=FeedRegistry(settings.notification.max_subscribers),
+            feed=FeedRegistry(
+                notification.max_subscribers, worker.places if worker is not None else None
+            ),
             bridge=bridge,
             masker=masker,
             masked_events=MaskedEvents(masker),
+            fanout=fanout,
+            relay=LocalRelay(relay_path, bus) if relay_path and bridge is None else None,
+            worker_index=worker.index if worker is not None else 0,
         )
 
-    def start(self) -> None:
-        """Start the parts that work in the background (the Redis bridge)."""
+    async def start(self) -> None:
+        """Start the parts that work in the background (the Redis bridge, the relay)."""
         if self.bridge is not None:
             self._tasks.append(asyncio.create_task(self.bridge.run(), name="redis-bridge"))
+        if self.relay is not None:
+            self._tasks.append(asyncio.create_task(self.relay.run(), name="worker-relay"))
+            try:
+                await asyncio.wait_for(self.relay.connected.wait(), _RELAY_CONNECT_SECONDS)
+            except TimeoutError:
+                log.warning("the other workers are out of reach: their events will be missing")
 
     async def close(self) -> None:
         """Stop background work and close every connection."""
@@ -72,6 +98,8 @@ class Services:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.bridge is not None:
             await self.bridge.close()
+        if self.relay is not None:
+            await self.relay.close()
         await self.committer.close()
         if self.proxy is not None:
             await self.proxy.close()

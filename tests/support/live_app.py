@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -27,10 +27,18 @@ class LiveApp:
 
 
 @contextmanager
-def serving(settings: Settings, background: tuple[BackgroundTask, ...] = ()) -> Iterator[LiveApp]:
-    """Serve ``settings`` on a free port until the block ends."""
+def serving(
+    settings: Settings,
+    background: tuple[BackgroundTask, ...] = (),
+    adjust: Callable[[uvicorn.Config], None] | None = None,
+) -> Iterator[LiveApp]:
+    """Serve ``settings`` on a free port until the block ends (``adjust`` may change how
+    uvicorn serves it)."""
     settings.server.host, settings.server.port = "127.0.0.1", free_port()
-    server = uvicorn.Server(server_config(create_app(settings, background), settings, "warning"))
+    config = server_config(create_app(settings, background), settings, "warning")
+    if adjust is not None:
+        adjust(config)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -1,5 +1,7 @@
 // The live feed: /ws/admin with the session cookie. On every (re)connect it resumes from
 // the last message id it saw, so nothing is missed; views drop ids they already show.
+// A frame holds one message, or several as {"type":"batch","events":[...]} (sent when they
+// queued while the previous frame was still on its way): each is handled in order.
 
 import { isUnmasked } from "./access.js";
 
@@ -25,7 +27,7 @@ export class Feed {
     const unmask = isUnmasked() ? "?unmask=true" : "";
     const socket = new WebSocket(`${scheme}://${location.host}/ws/admin${unmask}`);
     this.socket = socket;
-    socket.addEventListener("message", (event) => this.receive(JSON.parse(event.data)));
+    socket.addEventListener("message", (event) => this.frame(JSON.parse(event.data)));
     socket.addEventListener("close", () => this.closed(socket));
   }
 
@@ -40,6 +42,11 @@ export class Feed {
     this.socket = null;
     old?.close();
     this.start();
+  }
+
+  frame(message) {
+    if (message.type !== "batch") return this.receive(message);
+    for (const each of message.events) this.receive(each);
   }
 
   receive(message) {

@@ -34,6 +34,10 @@ EVENTS_PUBLISHED = Counter("xiaozhi_events_published", "Events published on this
 EVENTS_DROPPED = Counter(
     "xiaozhi_events_dropped", "Events a subscriber could not take (it was disconnected)."
 )
+FEED_FANOUT_CPU = Counter(
+    "xiaozhi_feed_fanout_cpu_seconds",
+    "CPU time this process spent handing events to WebSocket feed clients.",
+)
 INGEST_BATCHES = Histogram(
     "xiaozhi_ingest_batch_records",
     "Records per ingest transaction (group commit makes these larger under load).",

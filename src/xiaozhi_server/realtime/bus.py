@@ -1,7 +1,10 @@
-"""The in-process event bus: ingest publishes after commit, subscribers read at their pace.
+"""The in-process event bus: ingest publishes after commit, readers take them at their pace.
 
-Publishing never waits. Each subscriber has a bounded queue; one that falls behind is
-closed with a reason instead of slowing ingest or other subscribers.
+Publishing never waits. Every reader (a ``Subscription`` with its bounded queue, or the
+WebSocket fan-out) is a sink that takes an event without blocking; one that falls behind
+is closed with a reason instead of slowing ingest or other readers. Events published here
+also go to the forwarders (Redis, or the other worker processes of this ``serve``); events
+arriving from those are ``deliver``-ed here only, so nothing loops.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from xiaozhi_server.ops.metrics import EVENTS_DROPPED, EVENTS_PUBLISHED
 
 EventFilter = Callable[["Event"], bool]
+Forwarder = Callable[["Event"], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,19 @@ class Event:
             self._text.append(json.dumps(self.to_json(), ensure_ascii=False))
         return self._text[0]
 
+    @classmethod
+    def from_text(cls, text: str) -> Event:
+        """The event whose wire form is ``text`` (from another process), keeping that text.
+
+        Raise ValueError, KeyError or TypeError if ``text`` is not an event's wire form.
+        """
+        wire = json.loads(text)
+        event = cls(wire["type"], wire["data"], datetime.fromisoformat(wire["timestamp"]))
+        if not isinstance(event.type, str) or not isinstance(event.data, dict):
+            raise TypeError("not an event")
+        event._text.append(text)
+        return event
+
 
 def iso(moment: datetime) -> str:
     """ISO-8601 with milliseconds and the zone, e.g. 2026-11-24T22:32:27.123+00:00."""
@@ -56,8 +73,16 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+class Sink(Protocol):
+    """A reader of the bus: takes each event at once, never waits."""
+
+    def offer(self, event: Event) -> bool:
+        """Take ``event``; False if this reader fell behind and was closed."""
+        ...
+
+
 class Subscription:
-    """One reader's bounded queue of events."""
+    """One in-process reader's bounded queue of events."""
 
     def __init__(self, bus: EventBus, maxsize: int, accept: EventFilter | None) -> None:
         self._bus = bus
@@ -81,7 +106,7 @@ class Subscription:
         if self.closed_reason is not None:
             return
         self.closed_reason = reason
-        self._bus.remove(self)
+        self._bus.detach(self)
         while True:
             try:
                 self._queue.put_nowait(None)
@@ -98,33 +123,49 @@ class Subscription:
 
 
 class EventBus:
-    """Fan-out of events to every subscription in this process."""
+    """Fan-out of events to every reader in this process, and out to the forwarders."""
 
     def __init__(self) -> None:
-        self._subscriptions: set[Subscription] = set()
+        self._sinks: list[Sink] = []
+        self._forwarders: list[Forwarder] = []
         self.published = 0
         self.dropped = 0
 
     def subscribe(self, maxsize: int = 1000, accept: EventFilter | None = None) -> Subscription:
         """A new subscription that sees every event published from now on."""
         subscription = Subscription(self, maxsize, accept)
-        self._subscriptions.add(subscription)
+        self.attach(subscription)
         return subscription
 
-    def remove(self, subscription: Subscription) -> None:
-        """Forget ``subscription`` (it closes itself through this)."""
-        self._subscriptions.discard(subscription)
+    def attach(self, sink: Sink) -> None:
+        """Hand every event from now on to ``sink`` as well."""
+        self._sinks.append(sink)
+
+    def detach(self, sink: Sink) -> None:
+        """Forget ``sink`` (a subscription closes itself through this)."""
+        if sink in self._sinks:
+            self._sinks.remove(sink)
+
+    def forward_to(self, forwarder: Forwarder) -> None:
+        """Also hand each event published here (not those delivered) to ``forwarder``."""
+        self._forwarders.append(forwarder)
 
     @property
     def subscriber_count(self) -> int:
         """How many subscriptions are open."""
-        return len(self._subscriptions)
+        return sum(isinstance(sink, Subscription) for sink in self._sinks)
 
     def publish(self, event: Event) -> None:
-        """Hand ``event`` to every subscription without waiting."""
+        """Hand ``event`` to every reader here and to every forwarder, without waiting."""
+        self.deliver(event)
+        for forward in self._forwarders:
+            forward(event)
+
+    def deliver(self, event: Event) -> None:
+        """Hand ``event`` (from here or from elsewhere) to every reader in this process."""
         self.published += 1
         EVENTS_PUBLISHED.inc()
-        for subscription in list(self._subscriptions):
-            if not subscription.offer(event):
+        for sink in list(self._sinks):
+            if not sink.offer(event):
                 self.dropped += 1
                 EVENTS_DROPPED.inc()

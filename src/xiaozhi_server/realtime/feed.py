@@ -3,17 +3,15 @@
 After authenticating, a client receives every event (``chat_update``, ``session_update``,
 ``device_update``, ``agent_update``, ``sync_status``) until it narrows them with
 ``subscribe``. ``resume`` with the last message id it saw replays what it missed from the
-store, then carries on live: nothing is missed and nothing is sent twice.
+store, then carries on live: nothing is missed and nothing is sent twice. Events reach the
+client through the process's ``Fanout`` (fanout.py); this module is the conversation.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections import deque
 from dataclasses import asdict
-from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
@@ -26,12 +24,14 @@ from xiaozhi_server.auth.guard import (
 )
 from xiaozhi_server.ops.metrics import WEBSOCKET_DISCONNECTS
 from xiaozhi_server.realtime.bus import Event
+from xiaozhi_server.realtime.channel import AsgiChannel, Channel
+from xiaozhi_server.realtime.direct import direct_channel
+from xiaozhi_server.realtime.fanout import CLOSE_INTERNAL, CLOSE_TOO_SLOW, FeedClient
 from xiaozhi_server.realtime.masking import EventView, feed_view
 from xiaozhi_server.realtime.origins import origin_allowed
 from xiaozhi_server.realtime.payloads import message_payload
 from xiaozhi_server.realtime.protocol import (
     Auth,
-    Filters,
     Ping,
     ProtocolError,
     Resume,
@@ -43,12 +43,11 @@ from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.store.messages import max_message_id, messages_after
 
 CLOSE_AUTH_FAILED = 4401
-CLOSE_TOO_SLOW = 4408
 CLOSE_FULL = 1013  # "try again later"
-CLOSE_INTERNAL = 1011
 AUTH_TIMEOUT_SECONDS = 10.0
 REPLAY_PAGE = 500
-_REMEMBERED_IDS = 10_000
+
+__all__ = ["CLOSE_INTERNAL", "CLOSE_TOO_SLOW", "router"]
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -123,134 +122,109 @@ async def _first_message_auth(websocket: WebSocket, services: Services) -> Princ
 
 
 class FeedSession:
-    """One connected client: a bounded event queue, a reader and a writer."""
+    """One connected client: its commands in, its events out through the fan-out."""
 
     def __init__(
         self, websocket: WebSocket, services: Services, principal: Principal, view: EventView
     ) -> None:
         self._websocket = websocket
-        self._view = view
         self._services = services
         self._principal = principal
-        self._filters = Filters()
-        self._active = True
-        self._send_lock = asyncio.Lock()
-        self._sent: deque[int] = deque(maxlen=_REMEMBERED_IDS)
-        self._sent_set: set[int] = set()
-        queue_size = services.settings.notification.queue_size
-        self._subscription = services.bus.subscribe(queue_size, self._wants)
+        self._view = view
 
     async def run(self) -> str:
         """Serve the client; return why it ended (for metrics)."""
-        # The subscription already exists: anything after this id arrives live, so a client
-        # can resume from it after a dropped connection.
-        last_id = await max_message_id(self._services.store)
-        welcome = {"principal": self._principal.name, "last_message_id": last_id}
-        await self._send({"type": "welcome", "data": welcome})
-        reader = asyncio.create_task(self._read())
-        writer = asyncio.create_task(self._write())
-        done, pending = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        self._subscription.close()
+        channel = _channel(self._websocket)
+        fanout = self._services.fanout
+        client = fanout.join(channel, self._view)
         try:
-            reason = next(iter(done)).result()
+            reason = await self._serve(client)
         except Exception:
             log.exception("feed session failed")
-            with contextlib.suppress(Exception):
-                await self._websocket.close(CLOSE_INTERNAL, "internal error")
+            channel.close(CLOSE_INTERNAL, "internal error", 1.0)
             return "internal_error"
-        if reason == "too_slow":
-            with contextlib.suppress(Exception):
-                await self._websocket.close(
-                    CLOSE_TOO_SLOW, self._subscription.closed_reason or "too slow"
-                )
-        return str(reason)
+        finally:
+            fanout.leave(client)
+            channel.release()
+        if client.closed_code is not None:
+            return "too_slow" if client.closed_code == CLOSE_TOO_SLOW else "internal_error"
+        return reason
 
-    def _wants(self, event: Event) -> bool:
-        return self._active and self._filters.matches(event)
+    async def _serve(self, client: FeedClient) -> str:
+        # The client joined first: anything after this id arrives live, so a client can
+        # resume from it after a dropped connection.
+        last_id = await max_message_id(self._services.store)
+        welcome = {
+            "principal": self._principal.name,
+            "last_message_id": last_id,
+            "worker": self._services.worker_index,
+        }
+        await client.write_now([Event("welcome", welcome)])
+        client.release()
+        return await self._read(client)
 
-    async def _read(self) -> str:
+    async def _read(self, client: FeedClient) -> str:
         while True:
             try:
                 text = await self._websocket.receive_text()
             except (WebSocketDisconnect, KeyError, RuntimeError):
                 return "client_closed"
             try:
-                await self._handle(parse_command(text))
+                await self._handle(client, parse_command(text))
             except ProtocolError as exc:
-                await self._send({"type": "error", "data": {"message": str(exc)}})
+                client.send(Event("error", {"message": str(exc)}))
 
-    async def _handle(self, command: object) -> None:
+    async def _handle(self, client: FeedClient, command: object) -> None:
+        fanout = self._services.fanout
         if isinstance(command, Subscribe):
-            self._filters, self._active = command.filters, True
-            await self._send({"type": "subscribed", "data": {"filters": asdict(command.filters)}})
+            fanout.subscribe(client, command.filters)
+            client.send(Event("subscribed", {"filters": asdict(command.filters)}))
         elif isinstance(command, Unsubscribe):
-            self._active = False
-            await self._send({"type": "unsubscribed", "data": {}})
+            fanout.subscribe(client, None)
+            client.send(Event("unsubscribed", {}))
         elif isinstance(command, Ping):
-            await self._send({"type": "pong", "data": {}})
+            client.send(Event("pong", {}))
         elif isinstance(command, Resume):
-            await self._replay(command.since)
+            await self._replay(client, command.since)
         else:
-            await self._send({"type": "error", "data": {"message": "already authenticated"}})
+            client.send(Event("error", {"message": "already authenticated"}))
 
-    async def _replay(self, since: int) -> None:
-        """Send stored messages after ``since``; live events wait behind the send lock."""
+    async def _replay(self, client: FeedClient, since: int) -> None:
+        """Send stored messages after ``since``, a page per frame; live events wait."""
+        filters = client.filters
         replayed, last = 0, since
-        async with self._send_lock:
+        client.hold()
+        try:
             while True:
                 rows = await messages_after(
                     self._services.store,
                     last,
                     REPLAY_PAGE,
-                    self._filters.device,
-                    self._filters.agent,
-                    self._filters.session,
+                    filters.device,
+                    filters.agent,
+                    filters.session,
                 )
-                for row in rows:
-                    if self._remember(row["id"]):
-                        event = self._view(Event("chat_update", message_payload(row)))
-                        await self._send_text(event.to_text())
-                        replayed += 1
+                events = [self._view(Event("chat_update", message_payload(row))) for row in rows]
+                page = [
+                    event
+                    for event in events
+                    if filters.matches(event) and not client.was_sent(event.data["id"])
+                ]
+                if page and not await client.write_now(page):
+                    return
+                replayed += len(page)
+                last = rows[-1]["id"] if rows else last
                 if len(rows) < REPLAY_PAGE:
                     break
-                last = rows[-1]["id"]
-            summary = {"since": since, "replayed": replayed}
-            await self._send_text(_wire("resumed", summary))
-
-    async def _write(self) -> str:
-        async for event in self._subscription:
-            message_id = event.data.get("id") if event.type == "chat_update" else None
-            async with self._send_lock:
-                if message_id is not None and not self._remember(message_id):
-                    continue
-                # No per-send timeout (a task per send costs more than the send): a peer that
-                # stops reading fills its bounded queue, a dead one misses protocol pings.
-                try:
-                    await self._send_text(self._view(event).to_text())
-                except (WebSocketDisconnect, RuntimeError):
-                    return "client_closed"
-        return "too_slow" if self._subscription.closed_reason else "server_closed"
-
-    def _remember(self, message_id: int) -> bool:
-        """Record ``message_id`` as sent; False if it was sent before."""
-        if message_id in self._sent_set:
-            return False
-        if len(self._sent) == self._sent.maxlen:
-            self._sent_set.discard(self._sent[0])
-        self._sent.append(message_id)
-        self._sent_set.add(message_id)
-        return True
-
-    async def _send(self, message: dict[str, Any]) -> None:
-        async with self._send_lock:
-            await self._send_text(_wire(message["type"], message["data"]))
-
-    async def _send_text(self, text: str) -> None:
-        await self._websocket.send_text(text)
+            summary = Event("resumed", {"since": since, "replayed": replayed})
+            await client.write_now([summary])
+        finally:
+            client.release(last)
 
 
-def _wire(kind: str, data: dict[str, Any]) -> str:
-    return Event(kind, data).to_text()
+def _channel(websocket: WebSocket) -> Channel:
+    direct = direct_channel(websocket.scope)
+    if direct is None:
+        return AsgiChannel(websocket)
+    direct.claim()
+    return direct

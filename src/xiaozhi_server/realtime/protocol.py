@@ -10,6 +10,7 @@ from xiaozhi_server.realtime.bus import Event
 from xiaozhi_server.untrusted_json import JsonTextError, parse_json
 
 EVENT_TYPES = ("chat_update", "session_update", "device_update", "agent_update", "sync_status")
+CHAT_TYPES = (1, 2, 3)  # user, agent, tool
 
 
 class ProtocolError(ValueError):
@@ -18,18 +19,27 @@ class ProtocolError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Filters:
-    """Which events a client wants: all, or those of some types, device, agent or session."""
+    """Which events a client wants: all, or those of some types, device, agent or session,
+    and of chat updates those of some chat types (1 user, 2 agent, 3 tool)."""
 
     device: str | None = None
     agent: str | None = None
     session: str | None = None
     types: tuple[str, ...] | None = None
+    chat_types: tuple[int, ...] | None = None
 
     def matches(self, event: Event) -> bool:
         """True if ``event`` concerns what these filters name."""
         if self.types is not None and event.type not in self.types:
             return False
         data = event.data
+        chat_types = self.chat_types
+        if (
+            chat_types is not None
+            and event.type == "chat_update"
+            and (data.get("chat_type") not in chat_types)
+        ):
+            return False
         wanted = (
             (self.device, data.get("device", data.get("mac"))),
             (self.agent, data.get("agent_id")),
@@ -93,13 +103,16 @@ def parse_command(text: str) -> Command:
 def _filters(data: dict[str, Any]) -> Filters:
     source = data.get("filters", data)
     if not isinstance(source, dict):
-        raise ProtocolError("filters: must be an object with device, agent and/or session")
+        raise ProtocolError(
+            "filters: must be an object with device, agent, session, types and/or chat_types"
+        )
     device = _text(source, "device")
     return Filters(
         device=normalise_device(device) if device else None,
         agent=_text(source, "agent"),
         session=_text(source, "session"),
         types=_types(source.get("types")),
+        chat_types=_chat_types(source.get("chat_types")),
     )
 
 
@@ -109,6 +122,18 @@ def _types(value: Any) -> tuple[str, ...] | None:
     if not isinstance(value, list) or not all(v in EVENT_TYPES for v in value):
         raise ProtocolError("types: must be a list of " + ", ".join(EVENT_TYPES))
     return tuple(value)
+
+
+def _chat_types(value: Any) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(_is_chat_type(v) for v in value):
+        raise ProtocolError("chat_types: must be a list of 1 (user), 2 (agent), 3 (tool)")
+    return tuple(sorted(set(value)))
+
+
+def _is_chat_type(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value in CHAT_TYPES
 
 
 def _since(value: Any) -> int:

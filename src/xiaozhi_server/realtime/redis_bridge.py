@@ -28,7 +28,7 @@ _RETRY_SECONDS = (0.2, 0.5, 1, 2, 5)
 
 
 class RedisBridge:
-    """A publisher for ingest that fans events out locally and through Redis."""
+    """Events published on ``bus`` go out through Redis; other instances' come in to it."""
 
     def __init__(self, url: str, bus: EventBus) -> None:
         self.instance = uuid.uuid4().hex
@@ -37,10 +37,13 @@ class RedisBridge:
         self._outbox: asyncio.Queue[str] = asyncio.Queue(_OUTBOX_SIZE)
         self.connected = False
         self.last_error: str | None = None
+        bus.forward_to(self._send)
 
     def publish(self, event: Event) -> None:
         """Deliver ``event`` here now, and to the other instances through Redis."""
         self._bus.publish(event)
+
+    def _send(self, event: Event) -> None:
         wire = json.dumps({"origin": self.instance, "event": event.to_json()}, ensure_ascii=False)
         try:
             self._outbox.put_nowait(wire)
@@ -84,7 +87,7 @@ class RedisBridge:
             if wire["origin"] == self.instance:
                 return
             event = wire["event"]
-            self._bus.publish(
+            self._bus.deliver(
                 Event(event["type"], event["data"], datetime.fromisoformat(event["timestamp"]))
             )
         except (ValueError, KeyError, TypeError):

@@ -3,44 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin
 
-from tests.support.core_client import SECRET, encoded, report_body, report_headers
-from tests.support.feed_client import collect, connect, feed_url, next_of
+from tests.integration.realtime.live_hub import REPORT, feed_settings, report
+from tests.support.core_client import encoded, report_body, report_headers
+from tests.support.feed_client import collect, connect, feed_url, next_of, receive
 from tests.support.live_app import LiveApp, serving
-from xiaozhi_server.config import Settings
-
-REPORT = "/xiaozhi/agent/chat-history/report"
-
-
-def feed_settings(store_url: str, **notification: Any) -> Settings:
-    return Settings.model_validate(
-        {
-            "storage": {"url": store_url},
-            "auth": {"report_secret": SECRET, "api_tokens": ["test-token"], "admin_password": "pw"},
-            "notification": notification,
-        }
-    )
 
 
 @pytest.fixture
 def app(store_url: str) -> Iterator[LiveApp]:
     with serving(feed_settings(store_url)) as live:
         yield live
-
-
-async def report(app: LiveApp, **fields: Any) -> None:
-    async with httpx.AsyncClient(base_url=app.base_url) as client:
-        response = await client.post(
-            REPORT, content=encoded(report_body(**fields)), headers=report_headers()
-        )
-    assert response.json()["code"] == 0
 
 
 async def test_each_reported_turn_arrives_once_as_chat_update(app: LiveApp) -> None:
@@ -172,22 +153,6 @@ async def test_the_subscriber_after_max_subscribers_is_refused(store_url: str) -
 
 
 @pytestmark_sqlite
-async def test_a_client_that_cannot_keep_up_is_disconnected_and_ingest_goes_on(
-    store_url: str,
-) -> None:
-    with serving(feed_settings(store_url, queue_size=2)) as app:
-        async with connect(feed_url(app.base_url)) as slow:
-            await next_of(slow, "welcome")
-            await report(app)  # three events at once: more than the queue holds
-            with pytest.raises(ConnectionClosed) as closed:
-                await collect(slow, "chat_update", quiet=3)
-            await report(app, content="still stored")
-    assert closed.value.rcvd is not None
-    assert closed.value.rcvd.code == 4408
-    assert "too slow" in closed.value.rcvd.reason
-
-
-@pytestmark_sqlite
 async def test_metrics_count_connections_and_disconnect_reasons(app: LiveApp) -> None:
     async with connect(feed_url(app.base_url)) as feed:
         await next_of(feed, "welcome")
@@ -230,3 +195,82 @@ async def test_an_origin_on_the_allow_list_opens_the_feed(store_url: str) -> Non
         origin = Origin("https://wall.example.org")
         async with connect(feed_url(live.base_url), origin=origin) as feed:
             assert (await next_of(feed, "welcome"))["type"] == "welcome"
+
+
+@pytestmark_sqlite
+async def test_a_chat_types_filter_passes_only_those_turns(app: LiveApp) -> None:
+    async with connect(feed_url(app.base_url)) as feed:
+        await feed.send('{"type":"subscribe","filters":{"chat_types":[2]}}')
+        await next_of(feed, "subscribed")
+        await report(app, chat_type=1, content="用户说")
+        await report(app, chat_type=2, content="智能体答")
+        updates = await collect(feed, "chat_update")
+    assert [u["data"]["content"] for u in updates] == ["智能体答"]
+
+
+@pytestmark_sqlite
+async def test_the_events_of_one_report_arrive_together_in_one_batch_frame(app: LiveApp) -> None:
+    async with connect(feed_url(app.base_url)) as feed:
+        await next_of(feed, "welcome")
+        await report(app, content="一起到")
+        frame = json.loads(await feed.recv())
+    assert frame["type"] == "batch"
+    assert [m["type"] for m in frame["events"]] == [
+        "chat_update",
+        "session_update",
+        "device_update",
+    ]
+    assert frame["events"][0]["data"]["content"] == "一起到"
+
+
+@pytestmark_sqlite
+async def test_an_idle_subscriber_gets_each_event_at_once_in_a_frame_of_its_own(
+    app: LiveApp,
+) -> None:
+    async with connect(feed_url(app.base_url)) as feed:
+        await feed.send('{"type":"subscribe","filters":{"types":["chat_update"]}}')
+        await next_of(feed, "subscribed")
+        frames = []
+        for n in range(3):
+            await report(app, content=f"第{n}条")
+            frames.append(json.loads(await feed.recv()))
+    assert [(f["type"], f["data"]["content"]) for f in frames] == [
+        ("chat_update", "第0条"),
+        ("chat_update", "第1条"),
+        ("chat_update", "第2条"),
+    ]
+
+
+@pytestmark_sqlite
+async def test_the_feed_works_under_a_server_without_the_direct_path(store_url: str) -> None:
+    def stock_protocol(config: uvicorn.Config) -> None:
+        config.ws = "websockets-sansio"
+
+    with serving(feed_settings(store_url), adjust=stock_protocol) as app:
+        async with connect(feed_url(app.base_url)) as feed:
+            await next_of(feed, "welcome")
+            await report(app, content="经由 ASGI")
+            await report(app, content="再一条")
+            updates = await collect(feed, "chat_update")
+    assert [u["data"]["content"] for u in updates] == ["经由 ASGI", "再一条"]
+
+
+@pytestmark_sqlite
+async def test_a_client_reconnecting_to_a_restarted_hub_resumes_without_a_gap(
+    store_url: str,
+) -> None:
+    with serving(feed_settings(store_url)) as before:
+        async with connect(feed_url(before.base_url)) as feed:
+            await report(before, content="重启前")
+            seen = (await next_of(feed, "chat_update"))["data"]["id"]
+    with serving(feed_settings(store_url)) as after:
+        await report(after, content="离线时")
+        async with connect(feed_url(after.base_url)) as feed:
+            await next_of(feed, "welcome")
+            await feed.send(f'{{"type":"resume","since":{seen}}}')
+            updates = []
+            while (message := await receive(feed))["type"] != "resumed":
+                updates.append(message)
+            await report(after, content="重连后")
+            updates += await collect(feed, "chat_update")
+    assert [u["data"]["content"] for u in updates] == ["离线时", "重连后"]

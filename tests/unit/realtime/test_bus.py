@@ -45,3 +45,19 @@ def test_the_wire_form_has_iso_times_with_the_zone() -> None:
     wire = event.to_json()
     assert wire["data"]["created_at"] == "2026-01-02T03:04:05.006+00:00"
     assert wire["timestamp"].endswith("+00:00")
+
+
+def test_published_events_go_to_the_forwarders_and_delivered_ones_do_not() -> None:
+    bus = EventBus()
+    forwarded: list[str] = []
+    bus.forward_to(lambda event: forwarded.append(event.type))
+    bus.publish(Event("chat_update", {"id": 1}))
+    bus.deliver(Event("device_update", {"mac": "m"}))  # came from elsewhere
+    assert forwarded == ["chat_update"]
+
+
+def test_an_event_read_from_its_wire_form_keeps_that_text() -> None:
+    text = Event("chat_update", {"id": 7, "content": "你好"}).to_text()
+    event = Event.from_text(text)
+    assert (event.type, event.data["content"]) == ("chat_update", "你好")
+    assert event.to_text() is text
