@@ -7,6 +7,7 @@ from bench import (
     password_storm,
     read_api,
     report_throughput,
+    retention_purge,
     sync_throughput,
 )
 
@@ -17,3 +18,4 @@ delivery_latency.main()
 read_api.main()
 sync_throughput.main()
 binlog_freshness.main()
+retention_purge.main()
