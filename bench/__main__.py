@@ -8,6 +8,7 @@ from bench import (
     read_api,
     report_soak,
     report_throughput,
+    retention_purge,
     sync_throughput,
 )
 
@@ -18,4 +19,5 @@ delivery_latency.main()
 read_api.main()
 sync_throughput.main()
 binlog_freshness.main()
+retention_purge.main()
 report_soak.main([])  # last: five minutes

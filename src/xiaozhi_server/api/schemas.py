@@ -187,6 +187,9 @@ class StatsBucket(BaseModel):
     sessions: int
     active_devices: int
     tool_calls: int
+    audio_bytes: int | None = Field(
+        None, description="per device and per agent: bytes of audio stored for these messages"
+    )
 
 
 class Stats(BaseModel):
