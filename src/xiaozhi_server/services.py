@@ -36,7 +36,7 @@ class Services:
     @classmethod
     def build(cls, settings: Settings) -> Services:
         """Wire every part from ``settings`` (nothing connects until first use)."""
-        store = Store(settings.storage.url)
+        store = open_store(settings)
         bus = EventBus()
         bridge = _bridge(settings, bus)
         ingestor = Ingestor(store, bridge or bus)
@@ -80,6 +80,12 @@ def _proxy(settings: Settings) -> UpstreamProxy | None:
     if not (settings.features.tap and upstream.manager_api_url):
         return None
     return UpstreamProxy(upstream.manager_api_url, upstream.timeout, upstream.max_connections)
+
+
+def open_store(settings: Settings) -> Store:
+    """The store as ``serve`` and ``sync`` use it (SQLite: the writer that is configured)."""
+    storage = settings.storage
+    return Store(storage.url, writer_process=storage.sqlite_writer == "process")
 
 
 def get_services(connection: HTTPConnection) -> Services:

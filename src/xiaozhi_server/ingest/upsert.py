@@ -8,8 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from xiaozhi_server.domain import Batch, MessageRecord
-from xiaozhi_server.ingest.natural_key import natural_key
+from xiaozhi_server.ingest.prepare import PreparedBatch
 from xiaozhi_server.store import deletes, search, writes
 from xiaozhi_server.store.sync_state import write_checkpoint
 from xiaozhi_server.store.tables import agents, devices, sessions
@@ -25,6 +24,8 @@ class Changes:
     """What one batch changed, for the events published after commit."""
 
     messages: list[Row] = field(default_factory=list)
+    # (position in the batch's messages, store id) of each message inserted
+    new_ids: list[tuple[int, int]] = field(default_factory=list)
     duplicates: int = 0
     sessions: list[Row] = field(default_factory=list)
     devices: list[Row] = field(default_factory=list)
@@ -33,8 +34,8 @@ class Changes:
     deleted: int = 0
 
 
-def write_batch(connection: Connection, batch: Batch, now: datetime) -> Changes:
-    """Upsert ``batch`` (already normalised) inside the caller's transaction."""
+def write_batch(connection: Connection, batch: PreparedBatch, now: datetime) -> Changes:
+    """Upsert ``batch`` (normalised and prepared) inside the caller's transaction."""
     changes = Changes()
     writes.insert_audio(connection, [_audio_row(a, now) for a in batch.audio])
     changed_agents = writes.merge_rows(
@@ -43,9 +44,7 @@ def write_batch(connection: Connection, batch: Batch, now: datetime) -> Changes:
     changed_devices = set(
         writes.merge_rows(connection, devices, [_device_row(d) for d in batch.devices], now)
     )
-    changes.messages, changes.duplicates, changes.updated = _write_messages(
-        connection, batch.messages, now
-    )
+    _write_messages(connection, batch, now, changes)
     touched_sessions = {row["session_id"] for row in changes.messages}
     emptied, gone_devices = _apply_deletions(connection, batch, now, changes)
     touched_sessions.update(emptied)
@@ -82,6 +81,14 @@ def write_batch(connection: Connection, batch: Batch, now: datetime) -> Changes:
     return changes
 
 
+def write_for_caller(connection: Connection, batch: PreparedBatch, now: datetime) -> Changes:
+    """``write_batch`` without the new messages' rows in the result: the caller has them
+    (``Changes.new_ids`` says which), and they would cost more to send back than to write."""
+    changes = write_batch(connection, batch, now)
+    changes.messages = []
+    return changes
+
+
 def _device_deltas(new_messages: list[Row], owned: set[str]) -> list[Row]:
     """Per device: new messages, sessions it gained, and the time span they cover."""
     deltas: dict[str, Row] = {}
@@ -105,7 +112,7 @@ def _device_deltas(new_messages: list[Row], owned: set[str]) -> list[Row]:
 
 
 def _apply_deletions(
-    connection: Connection, batch: Batch, now: datetime, changes: Changes
+    connection: Connection, batch: PreparedBatch, now: datetime, changes: Changes
 ) -> tuple[set[str], set[str]]:
     """Apply the batch's deletions; return the sessions and devices to recount."""
     by_kind: dict[str, list[Any]] = {"message": [], "device": [], "agent": []}
@@ -121,24 +128,23 @@ def _apply_deletions(
 
 
 def _write_messages(
-    connection: Connection, records: list[MessageRecord], now: datetime
-) -> tuple[list[Row], int, int]:
-    """Insert new messages, fill in what later sources know; return (new, duplicates, updated)."""
-    all_rows = [_message_row(record, now) for record in records]
-    upstream = {
-        row["natural_key"] for row, rec in zip(all_rows, records, strict=True) if rec.upstream_state
-    }
-    rows = _unique(all_rows, "natural_key")
-    inserted = writes.insert_messages(connection, rows)
-    search.index_messages(connection, inserted)
-    fills: list[Row] = []
-    if len(inserted) < len(rows):
-        new_keys = {row["natural_key"] for row in inserted}
-        seen_before = [row for row in rows if row["natural_key"] not in new_keys]
+    connection: Connection, batch: PreparedBatch, now: datetime, changes: Changes
+) -> None:
+    """Insert new messages, fill in what later sources know about stored ones."""
+    rows = batch.messages
+    changes.new_ids = writes.insert_message_rows(connection, rows, now)
+    if batch.terms is not None:
+        search.index_prepared(connection, [(id_, batch.terms[at]) for at, id_ in changes.new_ids])
+    changes.messages = [batch.message_dict(at) | {"id": id_} for at, id_ in changes.new_ids]
+    changes.duplicates = batch.received - len(changes.new_ids)
+    if len(changes.new_ids) < len(rows):
+        new = {at for at, _ in changes.new_ids}
+        seen_before = [batch.message_dict(at) for at in range(len(rows)) if at not in new]
+        upstream = {rows[at][0] for at in batch.authoritative}
         existing = writes.find_messages(connection, [row["natural_key"] for row in seen_before])
         fills = _fills(seen_before, existing, now, upstream)
         writes.fill_message_fields(connection, fills)
-    return inserted, len(records) - len(inserted), len(fills)
+        changes.updated = len(fills)
 
 
 def _fills(
@@ -160,26 +166,6 @@ def _fills(
                 | {f"new_{name}": value for name, value in merged.items()}
             )
     return fills
-
-
-def _message_row(record: MessageRecord, now: datetime) -> Row:
-    return {
-        "natural_key": natural_key(
-            record.device, record.session_id, record.chat_type, record.created_at, record.content
-        ),
-        "source": record.source,
-        "source_id": record.source_id,
-        "device": record.device,
-        "agent_id": record.agent_id,
-        "session_id": record.session_id,
-        "chat_type": record.chat_type,
-        "content": record.content,
-        "audio_id": record.audio_id,
-        "created_at": record.created_at,
-        "ingested_at": now,
-        "updated_at": now,
-        "deleted_upstream_at": None,
-    }
 
 
 def _session_rows(message_rows: list[Row]) -> list[Row]:

@@ -69,8 +69,8 @@ async def import_archive(
     """Upsert every row of the archive at ``path`` into ``store``; return rows per table."""
     counts: dict[str, int] = {}
     for table_name, rows in _read(path):
-        table = _BY_NAME[table_name]
-        await store.run_write(functools.partial(_upsert, table=table, rows=rows))
+        # By name: the unit of work may cross to the writer process, a Table object may not.
+        await store.run_write(functools.partial(_upsert, table_name=table_name, rows=rows))
         counts[table_name] = counts.get(table_name, 0) + len(rows)
         if progress:
             progress(table_name, counts[table_name])
@@ -141,7 +141,8 @@ def _read(path: Path) -> Iterator[tuple[str, list[dict[str, Any]]]]:
         raise ArchiveError(f"{path} cannot be read: {exc}") from None
 
 
-def _upsert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+def _upsert(connection: Connection, table_name: str, rows: list[dict[str, Any]]) -> None:
+    table = _BY_NAME[table_name]
     if table is messages:
         inserted = writes.insert_messages(connection, rows)
         search.index_messages(connection, inserted)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from xiaozhi_server.config import Settings
 from xiaozhi_server.ingest.pipeline import Ingestor
 from xiaozhi_server.realtime.bus import Event, EventBus
-from xiaozhi_server.services import Services
+from xiaozhi_server.services import Services, open_store
 from xiaozhi_server.sources.binlog_sync import BinlogFollower
 from xiaozhi_server.sources.sync import SERVICE, PassSummary, Progress, Syncer
 from xiaozhi_server.sources.upstream_errors import describe
@@ -29,7 +29,7 @@ async def run_sync(
     settings: Settings, once: bool, progress: Progress | None = None
 ) -> PassSummary | None:
     """``xiaozhi-server sync``: one pass (with the delete reconciliation), or for ever."""
-    store = Store(settings.storage.url)
+    store = open_store(settings)
     try:
         if settings.storage.auto_migrate:
             await migrate.upgrade(store.engine)

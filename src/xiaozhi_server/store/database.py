@@ -11,21 +11,29 @@ from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from xiaozhi_server.store.engine import apply_sqlite_pragmas, create_engine, is_sqlite
+from xiaozhi_server.store.engine import create_engine, is_sqlite
 from xiaozhi_server.store.sqlite_writer import SqliteWriter
+from xiaozhi_server.store.writer_process import WriterProcess
 
 T = TypeVar("T")
 
 
 class Store:
-    """Connections to the hub's own database."""
+    """Connections to the hub's own database.
 
-    def __init__(self, url: str) -> None:
+    On SQLite, ``run_write`` goes to the one writer: a thread of this process, or with
+    ``writer_process`` a process of its own (``serve`` and ``sync``), so that writing does
+    not share this process's GIL with the event loop.
+    """
+
+    def __init__(self, url: str, writer_process: bool = False) -> None:
         self.engine: AsyncEngine = create_engine(url)
         sqlite = is_sqlite(self.engine)
         # SQLite allows one writer; queueing here beats failing on "database is locked".
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if sqlite else None
-        self._writer = SqliteWriter(url, apply_sqlite_pragmas) if sqlite else None
+        self._writer: SqliteWriter | WriterProcess | None = None
+        if sqlite:
+            self._writer = WriterProcess(url) if writer_process else SqliteWriter(url)
 
     @property
     def safe_url(self) -> str:
@@ -49,9 +57,18 @@ class Store:
         if self._writer is None:
             async with self.engine.begin() as connection:
                 return await connection.run_sync(work)
+        if isinstance(self._writer, WriterProcess):
+            # The process runs what it is sent in order: no lock, so the next unit of work
+            # is already waiting when one commits.
+            return await self._writer.run(work)
         assert self._write_lock is not None
         async with self._write_lock:
             return await self._writer.run(work)
+
+    async def start_writer(self) -> None:
+        """Start the writer process now rather than on the first write (no-op otherwise)."""
+        if isinstance(self._writer, WriterProcess):
+            await self._writer.start()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

@@ -11,8 +11,10 @@ from sqlalchemy.sql import Select
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.search_terms import index_terms, query_phrase
 from xiaozhi_server.store.tables import messages
+from xiaozhi_server.store.writes import dbapi
 
 _INDEX = text("INSERT INTO message_terms (rowid, terms) VALUES (:id, :terms)")
+_RAW_INDEX = "INSERT INTO message_terms (rowid, terms) VALUES (?, ?)"
 _UNINDEX = text("DELETE FROM message_terms WHERE rowid IN :ids").bindparams(
     bindparam("ids", expanding=True)
 )
@@ -24,6 +26,12 @@ def index_messages(connection: Connection, rows: list[dict[str, Any]]) -> None:
         connection.execute(
             _INDEX, [{"id": r["id"], "terms": index_terms(r["content"])} for r in rows]
         )
+
+
+def index_prepared(connection: Connection, terms: list[tuple[int, str]]) -> None:
+    """Add (message id, terms) computed beforehand (ingest/prepare.py) to the index."""
+    if terms and connection.dialect.name == "sqlite":
+        dbapi(connection).executemany(_RAW_INDEX, terms)
 
 
 def unindex_messages(connection: Connection, ids: list[int]) -> None:

@@ -3,7 +3,9 @@
 Through aiosqlite every statement is a round trip between the event loop and a worker
 thread (about 0.4 ms here); a batch of a dozen statements spent most of its time waiting.
 Here the event loop hands a whole unit of work to a dedicated thread that runs it on a
-plain synchronous connection and commits.
+plain synchronous connection and commits. ``writer_process.py`` runs the same units of work
+in a process of its own (what ``serve`` and ``sync`` use), so they do not share the GIL
+with the event loop.
 """
 
 from __future__ import annotations
@@ -11,20 +13,47 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from xiaozhi_server.store.engine import apply_sqlite_pragmas
+
 T = TypeVar("T")
+
+
+def writer_engine(url: str) -> Engine:
+    """A synchronous engine on the SQLite file of ``url`` for one writer connection.
+
+    Every transaction starts with ``BEGIN IMMEDIATE``: it takes the write lock before the
+    first read, so what a unit of work reads cannot change before it writes (another
+    process — a second worker, ``sync`` next to ``serve`` — waits for the lock instead),
+    and new rows' ids follow the largest id without gaps from other writers.
+    """
+    engine = create_engine(
+        make_url(url).set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0
+    )
+    event.listen(engine, "connect", _connect)
+    event.listen(engine, "begin", _begin_immediate)
+    return engine
+
+
+def _connect(dbapi_connection: Any, record: Any) -> None:
+    apply_sqlite_pragmas(dbapi_connection, record)
+    # The driver's own implicit BEGIN (deferred, before the first write) is replaced by ours.
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class SqliteWriter:
     """Runs write transactions on a synchronous SQLite connection in its own thread."""
 
-    def __init__(self, url: str, on_connect: Callable[..., None]) -> None:
-        self._url = make_url(url).set(drivername="sqlite+pysqlite")
-        self._on_connect = on_connect
+    def __init__(self, url: str) -> None:
+        self._url = url
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._engine: Engine | None = None
 
@@ -40,14 +69,10 @@ class SqliteWriter:
         self._executor.shutdown(wait=True)
 
     def _transaction(self, work: Callable[[Connection], T]) -> T:
-        with self._connect().begin() as connection:
-            return work(connection)
-
-    def _connect(self) -> Engine:
         if self._engine is None:
-            self._engine = create_engine(self._url, pool_size=1, max_overflow=0)
-            event.listen(self._engine, "connect", self._on_connect)
-        return self._engine
+            self._engine = writer_engine(self._url)
+        with self._engine.begin() as connection:
+            return work(connection)
 
     def _dispose(self) -> None:
         if self._engine is not None:

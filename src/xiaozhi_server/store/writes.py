@@ -7,7 +7,7 @@ SQLite, through ``run_sync`` elsewhere) instead of one event-loop round trip per
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, case, func, or_, select, update
@@ -18,6 +18,23 @@ from xiaozhi_server.store.tables import agents, audio, devices, messages, sessio
 Row = dict[str, Any]
 # Keeps every IN (...) under SQLite's and drivers' parameter limits.
 CHUNK = 500
+# A prepared message row (ingest/prepare.py): these columns of ``messages``, in this order.
+MESSAGE_COLUMNS = (
+    "natural_key",
+    "source",
+    "source_id",
+    "device",
+    "agent_id",
+    "session_id",
+    "chat_type",
+    "content",
+    "audio_id",
+    "created_at",
+)
+_SQLITE_INSERT_MESSAGES = (
+    f"INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)}, ingested_at, updated_at)"
+    f" VALUES ({', '.join('?' * (len(MESSAGE_COLUMNS) + 2))}) ON CONFLICT DO NOTHING"
+)
 
 
 def chunked(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -42,6 +59,59 @@ _FIND_MESSAGES = select(
     messages.c.agent_id,
     messages.c.audio_id,
 ).where(messages.c.natural_key.in_(bindparam("keys", expanding=True)))
+
+
+def insert_message_rows(
+    connection: Connection, rows: Sequence[tuple[Any, ...]], now: datetime
+) -> list[tuple[int, int]]:
+    """Insert prepared rows (MESSAGE_COLUMNS), skipping natural keys already stored; return
+    (position in ``rows``, id) of each row inserted."""
+    if not rows:
+        return []
+    if connection.dialect.name == "sqlite":
+        return _sqlite_insert_rows(dbapi(connection), rows, now)
+    stamps = {"ingested_at": now, "updated_at": now, "deleted_upstream_at": None}
+    named = [dict(zip(MESSAGE_COLUMNS, row, strict=True)) | stamps for row in rows]
+    ids = {row["natural_key"]: row["id"] for row in insert_messages(connection, named)}
+    return [(at, ids[row[0]]) for at, row in enumerate(rows) if row[0] in ids]
+
+
+def _sqlite_insert_rows(
+    dbapi_connection: Any, rows: Sequence[tuple[Any, ...]], now: datetime
+) -> list[tuple[int, int]]:
+    """One executemany, no RETURNING (the driver cannot return rows from it): the ids are
+    read from the id range the insert used. The writer holds the write lock from BEGIN
+    IMMEDIATE, so every id above the largest before the insert is one of these rows, and
+    a new row's id is the largest id plus one: the n rows inserted got the n ids up to
+    last_insert_rowid(), in order."""
+    stamp = sqlite_time(now)
+    cursor = dbapi_connection.cursor()
+    cursor.executemany(
+        _SQLITE_INSERT_MESSAGES,
+        [(*row[:-1], sqlite_time(row[-1]), stamp, stamp) for row in rows],
+    )
+    inserted = cursor.rowcount
+    if inserted <= 0:
+        return []
+    last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
+    first = last - inserted + 1
+    if inserted == len(rows):
+        return [(at, first + at) for at in range(inserted)]
+    found = dict(cursor.execute("SELECT natural_key, id FROM messages WHERE id >= ?", (first,)))
+    return [(at, found[row[0]]) for at, row in enumerate(rows) if row[0] in found]
+
+
+def dbapi(connection: Connection) -> Any:
+    """The driver's own connection under ``connection`` (same transaction), for statements
+    on the hot path where SQLAlchemy's per-statement work costs more than SQLite's."""
+    return connection.connection.driver_connection
+
+
+def sqlite_time(moment: datetime) -> str:
+    """An aware time as SQLite stores it (store/types.py: UtcDateTime)."""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(" ", "milliseconds")
 
 
 def insert_messages(connection: Connection, rows: list[Row]) -> list[Row]:
