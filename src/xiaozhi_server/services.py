@@ -45,7 +45,7 @@ class Services:
             store=store,
             bus=bus,
             ingestor=ingestor,
-            committer=GroupCommitter(ingestor),
+            committer=GroupCommitter(ingestor, depth=2 if store.ordered_writes else 1),
             authenticator=Authenticator(settings.auth, store),
             proxy=_proxy(settings),
             feed=FeedRegistry(settings.notification.max_subscribers),

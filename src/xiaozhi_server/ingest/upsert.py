@@ -14,9 +14,6 @@ from xiaozhi_server.store.sync_state import write_checkpoint
 from xiaozhi_server.store.tables import agents, devices, sessions
 
 Row = dict[str, Any]
-# A message tells which device and agent a session belongs to, but never re-binds it.
-_SESSION_FILL_ONLY = frozenset({"device", "agent_id"})
-_DEVICE_FILL_ONLY = frozenset({"agent_id"})
 
 
 @dataclass(slots=True)
@@ -45,31 +42,26 @@ def write_batch(connection: Connection, batch: PreparedBatch, now: datetime) -> 
         writes.merge_rows(connection, devices, [_device_row(d) for d in batch.devices], now)
     )
     _write_messages(connection, batch, now, changes)
-    touched_sessions = {row["session_id"] for row in changes.messages}
     emptied, gone_devices = _apply_deletions(connection, batch, now, changes)
-    touched_sessions.update(emptied)
-    owned = writes.sessions_with_device(
-        connection, sorted({r["session_id"] for r in changes.messages})
-    )
-    writes.merge_rows(
-        connection, sessions, _session_rows(changes.messages), now, _SESSION_FILL_ONLY
-    )
     titled = writes.merge_rows(
         connection,
         sessions,
         [{"session_id": t.session_id, "title": t.title} for t in batch.titles],
         now,
     )
-    touched_sessions.update(titled)
-    new_devices = [{"mac": row["device"], "agent_id": row["agent_id"]} for row in changes.messages]
-    writes.merge_rows(connection, devices, _unique(new_devices, "mac"), now, _DEVICE_FILL_ONLY)
-    changes.sessions = writes.refresh_sessions(connection, sorted(touched_sessions), now)
-    # New messages add to their device's counters; only deletes need a recount (rare), as a
-    # recount reads every session of the device, which grows without bound.
-    writes.add_to_devices(connection, _device_deltas(changes.messages, owned), now)
+    owned = writes.sessions_with_device(
+        connection, sorted({r["session_id"] for r in changes.messages})
+    )
+    # New messages add to their session's and device's counters (a recount reads every
+    # message of the session or device, which grows without bound); only deletes recount.
+    grown = writes.grow_sessions(connection, _session_deltas(changes.messages), now)
+    recounted = writes.refresh_sessions(connection, sorted(emptied.union(titled)), now)
+    changes.sessions = _by_key(grown + recounted, "session_id")
+    grown = writes.grow_devices(connection, _device_deltas(changes.messages, owned), now)
     writes.refresh_devices(connection, sorted(gone_devices), now)
-    changed_devices.update(gone_devices, (row["device"] for row in changes.messages))
-    changes.devices = writes.rows_by_key(connection, devices, sorted(changed_devices))
+    changed_devices.update(gone_devices)
+    changed_devices.difference_update(row["mac"] for row in grown)
+    changes.devices = grown + writes.rows_by_key(connection, devices, sorted(changed_devices))
     if batch.on_delete == "mirror":
         deletes.drop_empty_sessions(connection, emptied)
     changes.agents = writes.rows_by_key(connection, agents, changed_agents)
@@ -89,14 +81,38 @@ def write_for_caller(connection: Connection, batch: PreparedBatch, now: datetime
     return changes
 
 
+def _session_deltas(new_messages: list[Row]) -> list[Row]:
+    """Per session: its device and agent (the first known), new messages and their span."""
+    deltas: dict[str, Row] = {}
+    for row in new_messages:
+        delta = deltas.get(row["session_id"])
+        if delta is None:
+            deltas[row["session_id"]] = {
+                "session_id": row["session_id"],
+                "device": row["device"],
+                "agent_id": row["agent_id"],
+                "messages": 1,
+                "first": row["created_at"],
+                "last": row["created_at"],
+            }
+            continue
+        delta["messages"] += 1
+        delta["agent_id"] = delta["agent_id"] or row["agent_id"]
+        delta["first"] = min(delta["first"], row["created_at"])
+        delta["last"] = max(delta["last"], row["created_at"])
+    return list(deltas.values())
+
+
 def _device_deltas(new_messages: list[Row], owned: set[str]) -> list[Row]:
-    """Per device: new messages, sessions it gained, and the time span they cover."""
+    """Per device: its agent (the first known), new messages, sessions it gained (those
+    that had no device yet), and the time span they cover."""
     deltas: dict[str, Row] = {}
     for row in new_messages:
         delta = deltas.setdefault(
             row["device"],
             {
                 "mac": row["device"],
+                "agent_id": row["agent_id"],
                 "messages": 0,
                 "new_sessions": set(),
                 "first": row["created_at"],
@@ -104,11 +120,17 @@ def _device_deltas(new_messages: list[Row], owned: set[str]) -> list[Row]:
             },
         )
         delta["messages"] += 1
+        delta["agent_id"] = delta["agent_id"] or row["agent_id"]
         if row["session_id"] not in owned:
             delta["new_sessions"].add(row["session_id"])
         delta["first"] = min(delta["first"], row["created_at"])
         delta["last"] = max(delta["last"], row["created_at"])
     return [d | {"sessions": len(d.pop("new_sessions"))} for d in deltas.values()]
+
+
+def _by_key(rows: list[Row], key: str) -> list[Row]:
+    """The last row per key (a later read of the same row is the newer)."""
+    return list({row[key]: row for row in rows}.values())
 
 
 def _apply_deletions(
@@ -168,14 +190,6 @@ def _fills(
     return fills
 
 
-def _session_rows(message_rows: list[Row]) -> list[Row]:
-    rows = [
-        {"session_id": row["session_id"], "device": row["device"], "agent_id": row["agent_id"]}
-        for row in message_rows
-    ]
-    return _unique(rows, "session_id")
-
-
 def _audio_row(record: Any, now: datetime) -> Row:
     return {
         "audio_id": record.audio_id,
@@ -204,11 +218,3 @@ def _device_row(record: Any) -> Row:
         "agent_id": record.agent_id,
         "last_connected_at": record.last_connected_at,
     }
-
-
-def _unique(rows: list[Row], key: str) -> list[Row]:
-    """First row per key, in order (later duplicates in one batch add nothing)."""
-    seen: dict[Any, Row] = {}
-    for row in rows:
-        seen.setdefault(row[key], row)
-    return list(seen.values())

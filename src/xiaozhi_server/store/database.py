@@ -41,6 +41,13 @@ class Store:
         return make_url(self.engine.url).render_as_string(hide_password=True)
 
     @property
+    def ordered_writes(self) -> bool:
+        """True when units of work sent one after another commit in that order without
+        waiting for each other (the SQLite writer process): a caller may send the next
+        before the previous has committed."""
+        return isinstance(self._writer, WriterProcess)
+
+    @property
     def dialect(self) -> str:
         """'sqlite', 'mysql' (MariaDB too) or 'postgresql'."""
         return self.engine.dialect.name

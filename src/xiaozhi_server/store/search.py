@@ -10,8 +10,8 @@ from sqlalchemy.sql import Select
 
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.search_terms import index_terms, query_phrase
+from xiaozhi_server.store.sqlite_writes import dbapi
 from xiaozhi_server.store.tables import messages
-from xiaozhi_server.store.writes import dbapi
 
 _INDEX = text("INSERT INTO message_terms (rowid, terms) VALUES (:id, :terms)")
 _RAW_INDEX = "INSERT INTO message_terms (rowid, terms) VALUES (?, ?)"

@@ -7,15 +7,19 @@ SQLite, through ``run_sync`` elsewhere) instead of one event-loop round trip per
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, case, func, or_, select, update
 
+from xiaozhi_server.store import sqlite_writes
 from xiaozhi_server.store.dialects import insert_ignoring_duplicates
 from xiaozhi_server.store.tables import agents, audio, devices, messages, sessions
 
 Row = dict[str, Any]
+# A message tells which device and agent a session belongs to, but never re-binds it.
+SESSION_FILL_ONLY = frozenset({"device", "agent_id"})
+DEVICE_FILL_ONLY = frozenset({"agent_id"})
 # Keeps every IN (...) under SQLite's and drivers' parameter limits.
 CHUNK = 500
 # A prepared message row (ingest/prepare.py): these columns of ``messages``, in this order.
@@ -30,10 +34,6 @@ MESSAGE_COLUMNS = (
     "content",
     "audio_id",
     "created_at",
-)
-_SQLITE_INSERT_MESSAGES = (
-    f"INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)}, ingested_at, updated_at)"
-    f" VALUES ({', '.join('?' * (len(MESSAGE_COLUMNS) + 2))}) ON CONFLICT DO NOTHING"
 )
 
 
@@ -68,50 +68,16 @@ def insert_message_rows(
     (position in ``rows``, id) of each row inserted."""
     if not rows:
         return []
-    if connection.dialect.name == "sqlite":
-        return _sqlite_insert_rows(dbapi(connection), rows, now)
+    if _fast(connection):
+        return sqlite_writes.insert_messages(connection, MESSAGE_COLUMNS, rows, now)
     stamps = {"ingested_at": now, "updated_at": now, "deleted_upstream_at": None}
     named = [dict(zip(MESSAGE_COLUMNS, row, strict=True)) | stamps for row in rows]
     ids = {row["natural_key"]: row["id"] for row in insert_messages(connection, named)}
     return [(at, ids[row[0]]) for at, row in enumerate(rows) if row[0] in ids]
 
 
-def _sqlite_insert_rows(
-    dbapi_connection: Any, rows: Sequence[tuple[Any, ...]], now: datetime
-) -> list[tuple[int, int]]:
-    """One executemany, no RETURNING (the driver cannot return rows from it): the ids are
-    read from the id range the insert used. The writer holds the write lock from BEGIN
-    IMMEDIATE, so every id above the largest before the insert is one of these rows, and
-    a new row's id is the largest id plus one: the n rows inserted got the n ids up to
-    last_insert_rowid(), in order."""
-    stamp = sqlite_time(now)
-    cursor = dbapi_connection.cursor()
-    cursor.executemany(
-        _SQLITE_INSERT_MESSAGES,
-        [(*row[:-1], sqlite_time(row[-1]), stamp, stamp) for row in rows],
-    )
-    inserted = cursor.rowcount
-    if inserted <= 0:
-        return []
-    last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
-    first = last - inserted + 1
-    if inserted == len(rows):
-        return [(at, first + at) for at in range(inserted)]
-    found = dict(cursor.execute("SELECT natural_key, id FROM messages WHERE id >= ?", (first,)))
-    return [(at, found[row[0]]) for at, row in enumerate(rows) if row[0] in found]
-
-
-def dbapi(connection: Connection) -> Any:
-    """The driver's own connection under ``connection`` (same transaction), for statements
-    on the hot path where SQLAlchemy's per-statement work costs more than SQLite's."""
-    return connection.connection.driver_connection
-
-
-def sqlite_time(moment: datetime) -> str:
-    """An aware time as SQLite stores it (store/types.py: UtcDateTime)."""
-    if moment.tzinfo is not UTC:
-        moment = moment.astimezone(UTC)
-    return moment.replace(tzinfo=None).isoformat(" ", "milliseconds")
+def _fast(connection: Connection) -> bool:
+    return connection.dialect.name == "sqlite" and sqlite_writes.AVAILABLE
 
 
 def insert_messages(connection: Connection, rows: list[Row]) -> list[Row]:
@@ -336,20 +302,44 @@ _ADD_TO_DEVICE = (
 
 def sessions_with_device(connection: Connection, session_ids: Sequence[str]) -> set[str]:
     """Which of these sessions already belong to a device."""
+    if _fast(connection):
+        return sqlite_writes.sessions_with_device(connection, session_ids)
     owned: set[str] = set()
     for part in chunked(session_ids):
         owned.update(r.session_id for r in connection.execute(_OWNED, {"keys": list(part)}))
     return owned
 
 
-def add_to_devices(connection: Connection, deltas: list[Row], now: datetime) -> None:
-    """Add new messages and sessions to their devices' counters and time span."""
-    if deltas:
-        rows = [
-            {k: v for k, v in d.items() if k != "mac"} | {"device_mac": d["mac"], "now": now}
-            for d in deltas
-        ]
-        connection.execute(_ADD_TO_DEVICE, rows)
+def grow_sessions(connection: Connection, deltas: list[Row], now: datetime) -> list[Row]:
+    """Add new messages to their sessions (deltas: session_id, device, agent_id, messages,
+    first, last), creating sessions as needed; a session's device and agent are filled in,
+    never replaced. Returns the sessions' rows."""
+    if not deltas:
+        return []
+    if _fast(connection):
+        return sqlite_writes.grow_sessions(connection, deltas, now)
+    owners = [{k: d[k] for k in ("session_id", "device", "agent_id")} for d in deltas]
+    merge_rows(connection, sessions, owners, now, SESSION_FILL_ONLY)
+    return refresh_sessions(connection, [d["session_id"] for d in deltas], now)
+
+
+def grow_devices(connection: Connection, deltas: list[Row], now: datetime) -> list[Row]:
+    """Add new messages and sessions to their devices' counters and time span (deltas: mac,
+    agent_id, messages, sessions, first, last), creating devices as needed; a device's
+    agent is filled in, never replaced. Returns the devices' rows."""
+    if not deltas:
+        return []
+    if _fast(connection):
+        return sqlite_writes.grow_devices(connection, deltas, now)
+    owners = [{"mac": d["mac"], "agent_id": d["agent_id"]} for d in deltas]
+    merge_rows(connection, devices, owners, now, DEVICE_FILL_ONLY)
+    counters = [
+        {k: d[k] for k in ("messages", "sessions", "first", "last")}
+        | {"device_mac": d["mac"], "now": now}
+        for d in deltas
+    ]
+    connection.execute(_ADD_TO_DEVICE, counters)
+    return rows_by_key(connection, devices, [d["mac"] for d in deltas])
 
 
 def rows_by_key(connection: Connection, table: Table, keys: Sequence[Any]) -> list[Row]:
