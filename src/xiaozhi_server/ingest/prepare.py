@@ -1,10 +1,12 @@
-"""A normalised batch made ready to write: natural keys and search terms computed, messages
-as plain rows, duplicates within the batch dropped.
+"""A normalised batch made ready to write: natural keys computed, messages as plain rows,
+duplicates within the batch dropped, and for large batches the search terms too.
 
 This runs where the batch was read (the event loop of ``serve``, the sync's loop), not in
-the store's writer: the writer, which on SQLite is one process for the whole store, is left
-with nothing but statements. Plain tuples also cross to the writer process about ten times
-faster than the record objects would.
+the store's writer, which on SQLite is one process for the whole store. Plain tuples also
+cross to the writer process about ten times faster than the record objects would. Search
+terms (SQLite's index) are computed here for large batches (a sync page, a bulk load),
+where the writer is the slower side; a report's few are left to the writer, which there
+waits on the HTTP process rather than the other way round.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from xiaozhi_server.store.search_terms import index_terms
 from xiaozhi_server.store.writes import MESSAGE_COLUMNS
 
 MessageRow = tuple[Any, ...]  # values in MESSAGE_COLUMNS order
+BULK = 64  # messages from which a batch's search terms are computed before it crosses
+_CONTENT = MESSAGE_COLUMNS.index("content")
 __all__ = ["MESSAGE_COLUMNS", "MessageRow", "PreparedBatch", "prepare"]
 
 
@@ -54,9 +58,16 @@ class PreparedBatch:
         """The message row at ``position`` by column name."""
         return dict(zip(MESSAGE_COLUMNS, self.messages[position], strict=True))
 
+    def search_terms(self, position: int) -> str:
+        """The search index's terms for the message at ``position``."""
+        if self.terms is not None:
+            return self.terms[position]
+        return index_terms(self.messages[position][_CONTENT])
+
 
 def prepare(batch: Batch, search_terms: bool) -> PreparedBatch:
-    """``batch`` (already normalised) as rows; ``search_terms`` when the store indexes them."""
+    """``batch`` (already normalised) as rows; ``search_terms`` when the store indexes
+    them (computed here for a batch of BULK messages or more)."""
     rows: dict[str, MessageRow] = {}
     upstream: set[str] = set()
     for record in batch.messages:
@@ -67,7 +78,9 @@ def prepare(batch: Batch, search_terms: bool) -> PreparedBatch:
     messages = list(rows.values())
     return PreparedBatch(
         messages=messages,
-        terms=[index_terms(row[7]) for row in messages] if search_terms else None,
+        terms=[index_terms(row[_CONTENT]) for row in messages]
+        if search_terms and len(messages) >= BULK
+        else None,
         authoritative=frozenset(i for i, row in enumerate(messages) if row[0] in upstream),
         received=len(batch.messages),
         audio=batch.audio,

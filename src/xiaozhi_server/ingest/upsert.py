@@ -155,8 +155,10 @@ def _write_messages(
     """Insert new messages, fill in what later sources know about stored ones."""
     rows = batch.messages
     changes.new_ids = writes.insert_message_rows(connection, rows, now)
-    if batch.terms is not None:
-        search.index_prepared(connection, [(id_, batch.terms[at]) for at, id_ in changes.new_ids])
+    if search.is_indexed(connection):
+        search.index_prepared(
+            connection, [(id_, batch.search_terms(at)) for at, id_ in changes.new_ids]
+        )
     changes.messages = [batch.message_dict(at) | {"id": id_} for at, id_ in changes.new_ids]
     changes.duplicates = batch.received - len(changes.new_ids)
     if len(changes.new_ids) < len(rows):

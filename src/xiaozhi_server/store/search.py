@@ -28,9 +28,14 @@ def index_messages(connection: Connection, rows: list[dict[str, Any]]) -> None:
         )
 
 
+def is_indexed(connection: Connection) -> bool:
+    """True when the store keeps a search index (SQLite)."""
+    return connection.dialect.name == "sqlite"
+
+
 def index_prepared(connection: Connection, terms: list[tuple[int, str]]) -> None:
-    """Add (message id, terms) computed beforehand (ingest/prepare.py) to the index."""
-    if terms and connection.dialect.name == "sqlite":
+    """Add (message id, its terms from ``index_terms``) to the index."""
+    if terms and is_indexed(connection):
         dbapi(connection).executemany(_RAW_INDEX, terms)
 
 

@@ -12,6 +12,7 @@ Everything here runs inside the writer's transaction, which began IMMEDIATE
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -124,15 +125,16 @@ def grow_sessions(connection: Connection, deltas: list[Row], now: datetime) -> l
     """Add each delta (session_id, device, agent_id, messages, first, last) to its session,
     creating it if new; device and agent are only filled in, never replaced. Returns the
     sessions' rows as they are now."""
+    time, stamp = _Times(), sqlite_time(now)
     values = [
         (
             d["session_id"],
             d["device"],
             d["agent_id"],
             d["messages"],
-            sqlite_time(d["first"]),
-            sqlite_time(d["last"]),
-            sqlite_time(now),
+            time(d["first"]),
+            time(d["last"]),
+            stamp,
         )
         for d in deltas
     ]
@@ -142,19 +144,30 @@ def grow_sessions(connection: Connection, deltas: list[Row], now: datetime) -> l
 def grow_devices(connection: Connection, deltas: list[Row], now: datetime) -> list[Row]:
     """Add each delta (mac, agent_id, messages, sessions, first, last) to its device,
     creating it if new; the agent is only filled in. Returns the devices' rows."""
+    time, stamp = _Times(), sqlite_time(now)
     values = [
         (
             d["mac"],
             d["agent_id"],
             d["messages"],
             d["sessions"],
-            sqlite_time(d["first"]),
-            sqlite_time(d["last"]),
-            sqlite_time(now),
+            time(d["first"]),
+            time(d["last"]),
+            stamp,
         )
         for d in deltas
     ]
     return _upsert(connection, _GROW_DEVICES, values, devices)
+
+
+class _Times(dict[datetime, str]):
+    """sqlite_time, remembered: a delta's first and last are often one message's time."""
+
+    def __call__(self, moment: datetime) -> str:
+        text = self.get(moment)
+        if text is None:
+            text = self[moment] = sqlite_time(moment)
+        return text
 
 
 def _upsert(
@@ -178,11 +191,13 @@ def _named(names: list[str], values: Iterable[Any], times: frozenset[str]) -> Ro
     """A returned row by column name, times as aware datetimes (as SQLAlchemy reads them)."""
     row = dict(zip(names, values, strict=True))
     for name in times:
-        if row.get(name) is not None:
-            row[name] = datetime.fromisoformat(row[name]).replace(tzinfo=UTC)
+        text = row[name]
+        if text is not None:
+            row[name] = datetime.fromisoformat(text + "+00:00")
     return row
 
 
+@functools.cache
 def _time_columns(table: Table) -> frozenset[str]:
     return frozenset(c.name for c in table.columns if isinstance(c.type, UtcDateTime))
 
