@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from xiaozhi_server.domain import Batch
 from xiaozhi_server.ingest.normalise import Rejection, normalise_batch
-from xiaozhi_server.ingest.prepare import prepare
+from xiaozhi_server.ingest.prepare import PreparedBatch, prepare
 from xiaozhi_server.ingest.upsert import Changes, write_for_caller
 from xiaozhi_server.realtime.bus import Event
 from xiaozhi_server.realtime.payloads import message_payload
@@ -33,8 +33,21 @@ class IngestResult:
     deleted: int = 0
 
 
+@dataclass(slots=True)
+class Staged:
+    """A batch normalised and prepared, not yet written (``Ingestor.stage``)."""
+
+    prepared: PreparedBatch | None  # None: nothing in the batch can be stored
+    rejected: list[Rejection]
+    created: list[datetime] = field(default_factory=list)  # each message row's time
+
+
 class Ingestor:
-    """Normalise, dedupe and upsert batches; publish events only after they commit."""
+    """Normalise, dedupe and upsert batches; publish events only after they commit.
+
+    ``ingest`` does it all; a source that reads large batches back to back can instead
+    ``stage`` the next batch while the previous one is being written (``WriteBehind``).
+    """
 
     def __init__(self, store: Store, publisher: Publisher) -> None:
         self._store = store
@@ -43,23 +56,40 @@ class Ingestor:
 
     async def ingest(self, batch: Batch) -> IngestResult:
         """Store every valid record of ``batch`` in one transaction and report the rest."""
+        staged = self.stage(batch)
+        return self.finish(staged, await self.write(staged))
+
+    def stage(self, batch: Batch) -> Staged:
+        """Normalise and prepare ``batch`` (the CPU work done before the store is asked)."""
         clean, rejected = normalise_batch(batch)
         if not len(clean) and clean.checkpoint is None:
-            return IngestResult(rejected=rejected)
-        prepared = prepare(clean, search_terms=self._search_terms)
-        now = datetime.now(UTC)
-        changes = await self._store.run_write(
-            functools.partial(write_for_caller, batch=prepared, now=now)
+            return Staged(None, rejected)
+        prepared, created = prepare(clean, datetime.now(UTC), search_terms=self._search_terms)
+        return Staged(prepared, rejected, created)
+
+    async def write(self, staged: Staged) -> Changes | None:
+        """Write a staged batch in one transaction; return what it changed."""
+        if staged.prepared is None:
+            return None
+        return await self._store.run_write(
+            functools.partial(write_for_caller, batch=staged.prepared)
         )
-        stamps = {"ingested_at": now, "updated_at": now, "deleted_upstream_at": None}
+
+    def finish(self, staged: Staged, changes: Changes | None) -> IngestResult:
+        """Publish what a committed batch changed; the batch's outcome."""
+        if staged.prepared is None or changes is None:
+            return IngestResult(rejected=staged.rejected)
+        prepared, now = staged.prepared, staged.prepared.now
+        times = {"ingested_at": now, "updated_at": now, "deleted_upstream_at": None}
         changes.messages = [
-            prepared.message_dict(at) | {"id": id_} | stamps for at, id_ in changes.new_ids
+            prepared.message_dict(at) | {"id": id_, "created_at": staged.created[at]} | times
+            for at, id_ in zip(changes.new_positions, changes.new_ids, strict=True)
         ]
         self._publish(changes, datetime.now(UTC))
         return IngestResult(
             stored=changes.messages,
             duplicates=changes.duplicates,
-            rejected=rejected,
+            rejected=staged.rejected,
             updated=changes.updated,
             deleted=changes.deleted,
         )

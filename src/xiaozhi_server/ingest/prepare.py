@@ -27,9 +27,10 @@ from xiaozhi_server.domain import (
 )
 from xiaozhi_server.ingest.natural_key import natural_key
 from xiaozhi_server.store.search_terms import index_terms
+from xiaozhi_server.store.types import utc_text
 from xiaozhi_server.store.writes import MESSAGE_COLUMNS
 
-MessageRow = tuple[Any, ...]  # values in MESSAGE_COLUMNS order
+MessageRow = tuple[Any, ...]  # values in MESSAGE_COLUMNS order, times as UTC text
 BULK = 64  # messages from which a batch's search terms are computed before it crosses
 _CONTENT = MESSAGE_COLUMNS.index("content")
 __all__ = ["MESSAGE_COLUMNS", "MessageRow", "PreparedBatch", "prepare"]
@@ -37,11 +38,14 @@ __all__ = ["MESSAGE_COLUMNS", "MessageRow", "PreparedBatch", "prepare"]
 
 @dataclass(slots=True)
 class PreparedBatch:
-    """What one transaction writes. ``messages`` has one row per natural key, in the order
-    the records came; ``terms`` (SQLite's search index) is None on other databases;
-    ``authoritative`` holds the positions of rows that are the upstream's current state
-    (their audio_id wins, even when it is None)."""
+    """What one transaction writes, at ``now``. ``messages`` has one row per natural key,
+    in the order the records came, each exactly as the messages table gets it (created_at,
+    ingested_at and updated_at as UTC text: ``types.utc_text``); ``terms`` (SQLite's search
+    index), when computed here, has one entry per row; ``authoritative`` holds the
+    positions of rows that are the upstream's current state (their audio_id wins, even
+    when it is None)."""
 
+    now: datetime
     messages: list[MessageRow] = field(default_factory=list)
     terms: list[str] | None = None
     authoritative: frozenset[int] = frozenset()
@@ -65,18 +69,24 @@ class PreparedBatch:
         return index_terms(self.messages[position][_CONTENT])
 
 
-def prepare(batch: Batch, search_terms: bool) -> PreparedBatch:
-    """``batch`` (already normalised) as rows; ``search_terms`` when the store indexes
-    them (computed here for a batch of BULK messages or more)."""
-    rows: dict[str, MessageRow] = {}
+def prepare(
+    batch: Batch, now: datetime, search_terms: bool
+) -> tuple[PreparedBatch, list[datetime]]:
+    """``batch`` (already normalised) as rows written at ``now``; ``search_terms`` when the
+    store indexes them (computed here for a batch of BULK messages or more). Also returns
+    each row's created_at as the datetime it came as (for events, which the rows' text
+    would have to be parsed back into)."""
+    rows: dict[str, tuple[MessageRow, datetime]] = {}
     upstream: set[str] = set()
+    stamp = utc_text(now)
     for record in batch.messages:
-        row = message_row(record)
-        rows.setdefault(row[0], row)  # a later duplicate within the batch adds nothing
+        row = message_row(record, stamp)
+        rows.setdefault(row[0], (row, record.created_at))  # a later duplicate adds nothing
         if record.upstream_state:
             upstream.add(row[0])
-    messages = list(rows.values())
-    return PreparedBatch(
+    messages = [row for row, _ in rows.values()]
+    prepared = PreparedBatch(
+        now=now,
         messages=messages,
         terms=[index_terms(row[_CONTENT]) for row in messages]
         if search_terms and len(messages) >= BULK
@@ -91,10 +101,12 @@ def prepare(batch: Batch, search_terms: bool) -> PreparedBatch:
         on_delete=batch.on_delete,
         checkpoint=batch.checkpoint,
     )
+    return prepared, [created for _, created in rows.values()]
 
 
-def message_row(record: MessageRecord) -> MessageRow:
-    """A normalised message as a row in MESSAGE_COLUMNS order, its natural key first."""
+def message_row(record: MessageRecord, stamp: str) -> MessageRow:
+    """A normalised message as a row in MESSAGE_COLUMNS order, its natural key first,
+    ingested and updated at ``stamp``."""
     created_at: datetime = record.created_at
     return (
         natural_key(record.device, record.session_id, record.chat_type, created_at, record.content),
@@ -106,5 +118,7 @@ def message_row(record: MessageRecord) -> MessageRow:
         record.chat_type,
         record.content,
         record.audio_id,
-        created_at,
+        utc_text(created_at),
+        stamp,
+        stamp,
     )

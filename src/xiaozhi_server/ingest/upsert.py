@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,9 +21,11 @@ Row = dict[str, Any]
 class Changes:
     """What one batch changed, for the events published after commit."""
 
+    # the new messages' rows (times as UTC text), here for the aggregates
     messages: list[Row] = field(default_factory=list)
-    # (position in the batch's messages, store id) of each message inserted
-    new_ids: list[tuple[int, int]] = field(default_factory=list)
+    # the positions in the batch's messages of those inserted, and their ids
+    new_positions: Sequence[int] = field(default_factory=list)
+    new_ids: Sequence[int] = field(default_factory=list)
     duplicates: int = 0
     sessions: list[Row] = field(default_factory=list)
     devices: list[Row] = field(default_factory=list)
@@ -73,10 +76,11 @@ def write_batch(connection: Connection, batch: PreparedBatch, now: datetime) -> 
     return changes
 
 
-def write_for_caller(connection: Connection, batch: PreparedBatch, now: datetime) -> Changes:
-    """``write_batch`` without the new messages' rows in the result: the caller has them
-    (``Changes.new_ids`` says which), and they would cost more to send back than to write."""
-    changes = write_batch(connection, batch, now)
+def write_for_caller(connection: Connection, batch: PreparedBatch) -> Changes:
+    """``write_batch`` at the batch's time, without the new messages' rows in the result:
+    the caller has them (``Changes.new_positions`` says which), and they would cost more
+    to send back than to write."""
+    changes = write_batch(connection, batch, batch.now)
     changes.messages = []
     return changes
 
@@ -154,16 +158,15 @@ def _write_messages(
 ) -> None:
     """Insert new messages, fill in what later sources know about stored ones."""
     rows = batch.messages
-    changes.new_ids = writes.insert_message_rows(connection, rows, now)
+    changes.new_positions, changes.new_ids = writes.insert_message_rows(connection, rows)
+    new = list(zip(changes.new_positions, changes.new_ids, strict=True))
     if search.is_indexed(connection):
-        search.index_prepared(
-            connection, [(id_, batch.search_terms(at)) for at, id_ in changes.new_ids]
-        )
-    changes.messages = [batch.message_dict(at) | {"id": id_} for at, id_ in changes.new_ids]
-    changes.duplicates = batch.received - len(changes.new_ids)
-    if len(changes.new_ids) < len(rows):
-        new = {at for at, _ in changes.new_ids}
-        seen_before = [batch.message_dict(at) for at in range(len(rows)) if at not in new]
+        search.index_prepared(connection, [(id_, batch.search_terms(at)) for at, id_ in new])
+    changes.messages = [batch.message_dict(at) | {"id": id_} for at, id_ in new]
+    changes.duplicates = batch.received - len(new)
+    if len(new) < len(rows):
+        inserted = set(changes.new_positions)
+        seen_before = [batch.message_dict(at) for at in range(len(rows)) if at not in inserted]
         upstream = {rows[at][0] for at in batch.authoritative}
         existing = writes.find_messages(connection, [row["natural_key"] for row in seen_before])
         fills = _fills(seen_before, existing, now, upstream)

@@ -15,13 +15,13 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table
 
 from xiaozhi_server.store.tables import devices, sessions
-from xiaozhi_server.store.types import UtcDateTime
+from xiaozhi_server.store.types import UtcDateTime, from_utc_text, utc_text
 
 Row = dict[str, Any]
 # UPSERT (3.24) and RETURNING (3.35); an older library gets the portable statements.
@@ -35,40 +35,34 @@ def dbapi(connection: Connection) -> Any:
     return connection.connection.driver_connection
 
 
-def sqlite_time(moment: datetime) -> str:
-    """An aware time as SQLite stores it (``types.UtcDateTime``: ISO text, milliseconds)."""
-    if moment.tzinfo is not UTC:
-        moment = moment.astimezone(UTC)
-    return moment.replace(tzinfo=None).isoformat(" ", "milliseconds")
-
-
 def insert_messages(
-    connection: Connection, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], now: datetime
-) -> list[tuple[int, int]]:
-    """Insert rows (``columns``, the last one ``created_at``) skipping stored natural keys
-    (the first column); return (position in ``rows``, id) of each row inserted.
+    connection: Connection, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> tuple[Sequence[int], Sequence[int]]:
+    """Insert rows of ``columns`` (the natural key first) skipping stored natural keys;
+    return the positions in ``rows`` of the rows inserted, and their ids.
 
     One executemany and no RETURNING (the driver cannot return rows from executemany):
     the ids are read from the range the insert used. The write lock is held, so a new
     row's id is the largest id plus one and nobody else inserts meanwhile: the n rows
-    inserted hold the n ids up to last_insert_rowid(), in order.
+    inserted hold the n ids up to last_insert_rowid(), in order. When every row is new
+    (a first copy), both answers are ranges, which cost nothing to send back.
     """
-    stamp = sqlite_time(now)
     statement = (
-        f"INSERT INTO messages ({', '.join(columns)}, ingested_at, updated_at)"
-        f" VALUES ({', '.join('?' * (len(columns) + 2))}) ON CONFLICT DO NOTHING"
+        f"INSERT INTO messages ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        " ON CONFLICT DO NOTHING"
     )
     cursor = dbapi(connection).cursor()
-    cursor.executemany(statement, [(*row[:-1], sqlite_time(row[-1]), stamp, stamp) for row in rows])
+    cursor.executemany(statement, rows)
     inserted = cursor.rowcount
     if inserted <= 0:
-        return []
+        return [], []
     last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
     first = last - inserted + 1
     if inserted == len(rows):
-        return [(at, first + at) for at in range(inserted)]
+        return range(inserted), range(first, last + 1)
     found = dict(cursor.execute("SELECT natural_key, id FROM messages WHERE id >= ?", (first,)))
-    return [(at, found[row[0]]) for at, row in enumerate(rows) if row[0] in found]
+    positions = [at for at, row in enumerate(rows) if row[0] in found]
+    return positions, [found[rows[at][0]] for at in positions]
 
 
 def sessions_with_device(connection: Connection, session_ids: Sequence[str]) -> set[str]:
@@ -125,17 +119,9 @@ def grow_sessions(connection: Connection, deltas: list[Row], now: datetime) -> l
     """Add each delta (session_id, device, agent_id, messages, first, last) to its session,
     creating it if new; device and agent are only filled in, never replaced. Returns the
     sessions' rows as they are now."""
-    time, stamp = _Times(), sqlite_time(now)
+    stamp = utc_text(now)
     values = [
-        (
-            d["session_id"],
-            d["device"],
-            d["agent_id"],
-            d["messages"],
-            time(d["first"]),
-            time(d["last"]),
-            stamp,
-        )
+        (d["session_id"], d["device"], d["agent_id"], d["messages"], d["first"], d["last"], stamp)
         for d in deltas
     ]
     return _upsert(connection, _GROW_SESSIONS, values, sessions)
@@ -144,30 +130,12 @@ def grow_sessions(connection: Connection, deltas: list[Row], now: datetime) -> l
 def grow_devices(connection: Connection, deltas: list[Row], now: datetime) -> list[Row]:
     """Add each delta (mac, agent_id, messages, sessions, first, last) to its device,
     creating it if new; the agent is only filled in. Returns the devices' rows."""
-    time, stamp = _Times(), sqlite_time(now)
+    stamp = utc_text(now)
     values = [
-        (
-            d["mac"],
-            d["agent_id"],
-            d["messages"],
-            d["sessions"],
-            time(d["first"]),
-            time(d["last"]),
-            stamp,
-        )
+        (d["mac"], d["agent_id"], d["messages"], d["sessions"], d["first"], d["last"], stamp)
         for d in deltas
     ]
     return _upsert(connection, _GROW_DEVICES, values, devices)
-
-
-class _Times(dict[datetime, str]):
-    """sqlite_time, remembered: a delta's first and last are often one message's time."""
-
-    def __call__(self, moment: datetime) -> str:
-        text = self.get(moment)
-        if text is None:
-            text = self[moment] = sqlite_time(moment)
-        return text
 
 
 def _upsert(
@@ -193,7 +161,7 @@ def _named(names: list[str], values: Iterable[Any], times: frozenset[str]) -> Ro
     for name in times:
         text = row[name]
         if text is not None:
-            row[name] = datetime.fromisoformat(text + "+00:00")
+            row[name] = from_utc_text(text)
     return row
 
 

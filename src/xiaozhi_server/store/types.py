@@ -17,6 +17,20 @@ LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 LongBlob = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
 
 
+def utc_text(moment: datetime) -> str:
+    """An aware time as fixed-width UTC text with milliseconds ('2026-11-24 08:30:00.123'):
+    how SQLite stores a UtcDateTime, and how prepared rows carry times (it sorts as the
+    time it holds and crosses to the writer process faster than a datetime)."""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(" ", "milliseconds")
+
+
+def from_utc_text(text: str) -> datetime:
+    """The aware UTC time ``utc_text`` wrote."""
+    return datetime.fromisoformat(text + "+00:00")
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """An aware UTC datetime with millisecond precision, stored naive in UTC everywhere.
 
@@ -39,10 +53,10 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given where an aware UTC time is required")
+        if dialect.name == "sqlite":
+            return utc_text(value)
         if value.tzinfo is not UTC:
             value = value.astimezone(UTC)
-        if dialect.name == "sqlite":
-            return value.replace(tzinfo=None).isoformat(" ", "milliseconds")
         extra = value.microsecond % 1000
         return value.replace(tzinfo=None, microsecond=value.microsecond - extra)
 

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Table, bindparam, case, func, or_, select, up
 from xiaozhi_server.store import sqlite_writes
 from xiaozhi_server.store.dialects import insert_ignoring_duplicates
 from xiaozhi_server.store.tables import agents, audio, devices, messages, sessions
+from xiaozhi_server.store.types import from_utc_text
 
 Row = dict[str, Any]
 # A message tells which device and agent a session belongs to, but never re-binds it.
@@ -22,7 +23,8 @@ SESSION_FILL_ONLY = frozenset({"device", "agent_id"})
 DEVICE_FILL_ONLY = frozenset({"agent_id"})
 # Keeps every IN (...) under SQLite's and drivers' parameter limits.
 CHUNK = 500
-# A prepared message row (ingest/prepare.py): these columns of ``messages``, in this order.
+# A prepared message row (ingest/prepare.py): these columns of ``messages``, in this order,
+# times as UTC text (types.utc_text).
 MESSAGE_COLUMNS = (
     "natural_key",
     "source",
@@ -34,7 +36,10 @@ MESSAGE_COLUMNS = (
     "content",
     "audio_id",
     "created_at",
+    "ingested_at",
+    "updated_at",
 )
+_TIMES = [MESSAGE_COLUMNS.index(name) for name in ("created_at", "ingested_at", "updated_at")]
 
 
 def chunked(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -62,18 +67,25 @@ _FIND_MESSAGES = select(
 
 
 def insert_message_rows(
-    connection: Connection, rows: Sequence[tuple[Any, ...]], now: datetime
-) -> list[tuple[int, int]]:
+    connection: Connection, rows: Sequence[tuple[Any, ...]]
+) -> tuple[Sequence[int], Sequence[int]]:
     """Insert prepared rows (MESSAGE_COLUMNS), skipping natural keys already stored; return
-    (position in ``rows``, id) of each row inserted."""
+    the positions in ``rows`` of the rows inserted, and their ids."""
     if not rows:
-        return []
+        return [], []
     if _fast(connection):
-        return sqlite_writes.insert_messages(connection, MESSAGE_COLUMNS, rows, now)
-    stamps = {"ingested_at": now, "updated_at": now, "deleted_upstream_at": None}
-    named = [dict(zip(MESSAGE_COLUMNS, row, strict=True)) | stamps for row in rows]
+        return sqlite_writes.insert_messages(connection, MESSAGE_COLUMNS, rows)
+    named = [_with_times(dict(zip(MESSAGE_COLUMNS, row, strict=True))) for row in rows]
     ids = {row["natural_key"]: row["id"] for row in insert_messages(connection, named)}
-    return [(at, ids[row[0]]) for at, row in enumerate(rows) if row[0] in ids]
+    inserted = [at for at, row in enumerate(rows) if row[0] in ids]
+    return inserted, [ids[rows[at][0]] for at in inserted]
+
+
+def _with_times(row: Row) -> Row:
+    for at in _TIMES:
+        name = MESSAGE_COLUMNS[at]
+        row[name] = from_utc_text(row[name])
+    return row
 
 
 def _fast(connection: Connection) -> bool:
@@ -312,8 +324,8 @@ def sessions_with_device(connection: Connection, session_ids: Sequence[str]) -> 
 
 def grow_sessions(connection: Connection, deltas: list[Row], now: datetime) -> list[Row]:
     """Add new messages to their sessions (deltas: session_id, device, agent_id, messages,
-    first, last), creating sessions as needed; a session's device and agent are filled in,
-    never replaced. Returns the sessions' rows."""
+    first, last: times as UTC text), creating sessions as needed; a session's device and
+    agent are filled in, never replaced. Returns the sessions' rows."""
     if not deltas:
         return []
     if _fast(connection):
@@ -325,8 +337,8 @@ def grow_sessions(connection: Connection, deltas: list[Row], now: datetime) -> l
 
 def grow_devices(connection: Connection, deltas: list[Row], now: datetime) -> list[Row]:
     """Add new messages and sessions to their devices' counters and time span (deltas: mac,
-    agent_id, messages, sessions, first, last), creating devices as needed; a device's
-    agent is filled in, never replaced. Returns the devices' rows."""
+    agent_id, messages, sessions, first, last: times as UTC text), creating devices as
+    needed; a device's agent is filled in, never replaced. Returns the devices' rows."""
     if not deltas:
         return []
     if _fast(connection):
@@ -334,8 +346,8 @@ def grow_devices(connection: Connection, deltas: list[Row], now: datetime) -> li
     owners = [{"mac": d["mac"], "agent_id": d["agent_id"]} for d in deltas]
     merge_rows(connection, devices, owners, now, DEVICE_FILL_ONLY)
     counters = [
-        {k: d[k] for k in ("messages", "sessions", "first", "last")}
-        | {"device_mac": d["mac"], "now": now}
+        {"messages": d["messages"], "sessions": d["sessions"], "device_mac": d["mac"], "now": now}
+        | {"first": from_utc_text(d["first"]), "last": from_utc_text(d["last"])}
         for d in deltas
     ]
     connection.execute(_ADD_TO_DEVICE, counters)
