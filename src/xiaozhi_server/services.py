@@ -82,10 +82,14 @@ def _proxy(settings: Settings) -> UpstreamProxy | None:
     return UpstreamProxy(upstream.manager_api_url, upstream.timeout, upstream.max_connections)
 
 
-def open_store(settings: Settings) -> Store:
+def open_store(settings: Settings, read_cache_kib: int | None = None) -> Store:
     """The store as ``serve`` and ``sync`` use it (SQLite: the writer that is configured)."""
     storage = settings.storage
-    return Store(storage.url, writer_process=storage.sqlite_writer == "process")
+    return Store(
+        storage.url,
+        writer_process=storage.sqlite_writer == "process",
+        read_cache_kib=read_cache_kib,
+    )
 
 
 def get_services(connection: HTTPConnection) -> Services:

@@ -21,6 +21,9 @@ from xiaozhi_server.store.sync_state import record_failure
 log = logging.getLogger(__name__)
 
 
+SYNC_READ_CACHE_KIB = 8 * 1024
+
+
 class SyncFailed(Exception):
     """A sync pass that could not complete; the message says why and what to do."""
 
@@ -29,7 +32,8 @@ async def run_sync(
     settings: Settings, once: bool, progress: Progress | None = None
 ) -> PassSummary | None:
     """``xiaozhi-server sync``: one pass (with the delete reconciliation), or for ever."""
-    store = open_store(settings)
+    # Its reads (the cursor, reconciliation's digests) need no large cache; its writer's does.
+    store = open_store(settings, read_cache_kib=SYNC_READ_CACHE_KIB)
     try:
         if settings.storage.auto_migrate:
             await migrate.upgrade(store.engine)

@@ -23,11 +23,14 @@ class Store:
 
     On SQLite, ``run_write`` goes to the one writer: a thread of this process, or with
     ``writer_process`` a process of its own (``serve`` and ``sync``), so that writing does
-    not share this process's GIL with the event loop.
+    not share this process's GIL with the event loop. ``read_cache_kib`` bounds the page
+    cache of this process's read connections (``sync`` reads little; its writer caches).
     """
 
-    def __init__(self, url: str, writer_process: bool = False) -> None:
-        self.engine: AsyncEngine = create_engine(url)
+    def __init__(
+        self, url: str, writer_process: bool = False, read_cache_kib: int | None = None
+    ) -> None:
+        self.engine: AsyncEngine = create_engine(url, sqlite_cache_kib=read_cache_kib)
         sqlite = is_sqlite(self.engine)
         # SQLite allows one writer; queueing here beats failing on "database is locked".
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if sqlite else None

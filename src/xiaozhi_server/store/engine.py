@@ -20,13 +20,17 @@ SQLITE_PRAGMAS = (
 )
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine for ``url``: SQLite in WAL mode, MySQL/MariaDB speaking utf8mb4."""
+def create_engine(url: str, sqlite_cache_kib: int | None = None, **kwargs: Any) -> AsyncEngine:
+    """An async engine for ``url``: SQLite in WAL mode, MySQL/MariaDB speaking utf8mb4.
+    ``sqlite_cache_kib`` bounds each SQLite connection's page cache below the default."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         _ensure_sqlite_dir(parsed.database)
         engine = create_async_engine(parsed, **kwargs)
         event.listen(engine.sync_engine, "connect", apply_sqlite_pragmas)
+        if sqlite_cache_kib is not None:
+            pragma = f"PRAGMA cache_size=-{int(sqlite_cache_kib)}"
+            event.listen(engine.sync_engine, "connect", lambda dbapi, _: dbapi.execute(pragma))
         return engine
     if parsed.get_backend_name() in ("mysql", "mariadb"):
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})
