@@ -60,3 +60,13 @@ def process_memory(pid: int, field: str = "VmRSS") -> int:
     except OSError:
         pass
     return 0
+
+
+def tree_memory(pid: int) -> dict[int, int]:
+    """``VmRSS`` in bytes of a running process and of each of its children (the SQLite
+    writer process of ``serve`` and ``sync``), by process id."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return {p: process_memory(p) for p in [pid, *map(int, children)]}

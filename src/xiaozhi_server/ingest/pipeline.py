@@ -49,7 +49,8 @@ class Ingestor:
     ``stage`` the next batch while the previous one is being written (``WriteBehind``).
     """
 
-    def __init__(self, store: Store, publisher: Publisher) -> None:
+    def __init__(self, store: Store, publisher: Publisher | None) -> None:
+        """``publisher`` None: nobody could receive events (the ``sync`` command)."""
         self._store = store
         self._publisher = publisher
         self._search_terms = store.dialect == "sqlite"  # the only store with a search index
@@ -64,7 +65,9 @@ class Ingestor:
         clean, rejected = normalise_batch(batch)
         if not len(clean) and clean.checkpoint is None:
             return Staged(None, rejected)
-        prepared, created = prepare(clean, datetime.now(UTC), search_terms=self._search_terms)
+        prepared, created = prepare(
+            clean, datetime.now(UTC), self._search_terms, events=self._publisher is not None
+        )
         return Staged(prepared, rejected, created)
 
     async def write(self, staged: Staged) -> Changes | None:
@@ -95,6 +98,8 @@ class Ingestor:
         )
 
     def _publish(self, changes: Changes, at: datetime) -> None:
+        if self._publisher is None:
+            return
         publish = self._publisher.publish
         for message in changes.messages:
             publish(Event("chat_update", message_payload(message), at))

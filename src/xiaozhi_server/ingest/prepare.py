@@ -43,9 +43,11 @@ class PreparedBatch:
     ingested_at and updated_at as UTC text: ``types.utc_text``); ``terms`` (SQLite's search
     index), when computed here, has one entry per row; ``authoritative`` holds the
     positions of rows that are the upstream's current state (their audio_id wins, even
-    when it is None)."""
+    when it is None). ``events``: the caller publishes events, so the writer returns the
+    rows they carry."""
 
     now: datetime
+    events: bool = True
     messages: list[MessageRow] = field(default_factory=list)
     terms: list[str] | None = None
     authoritative: frozenset[int] = frozenset()
@@ -70,7 +72,7 @@ class PreparedBatch:
 
 
 def prepare(
-    batch: Batch, now: datetime, search_terms: bool
+    batch: Batch, now: datetime, search_terms: bool, events: bool = True
 ) -> tuple[PreparedBatch, list[datetime]]:
     """``batch`` (already normalised) as rows written at ``now``; ``search_terms`` when the
     store indexes them (computed here for a batch of BULK messages or more). Also returns
@@ -87,6 +89,7 @@ def prepare(
     messages = [row for row, _ in rows.values()]
     prepared = PreparedBatch(
         now=now,
+        events=events,
         messages=messages,
         terms=[index_terms(row[_CONTENT]) for row in messages]
         if search_terms and len(messages) >= BULK

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from xiaozhi_server.ingest.prepare import PreparedBatch
-from xiaozhi_server.store import deletes, search, writes
+from xiaozhi_server.store import aggregates, deletes, search, writes
 from xiaozhi_server.store.sync_state import write_checkpoint
 from xiaozhi_server.store.tables import agents, devices, sessions
 
@@ -21,12 +21,12 @@ Row = dict[str, Any]
 class Changes:
     """What one batch changed, for the events published after commit."""
 
-    # the new messages' rows (times as UTC text), here for the aggregates
-    messages: list[Row] = field(default_factory=list)
-    # the positions in the batch's messages of those inserted, and their ids
+    # The new messages: their positions in the batch's messages and their ids. (Their rows
+    # are batch.messages[at]; the writer does not send them back, the caller has them.)
     new_positions: Sequence[int] = field(default_factory=list)
     new_ids: Sequence[int] = field(default_factory=list)
     duplicates: int = 0
+    messages: list[Row] = field(default_factory=list)  # filled in by the caller (events)
     sessions: list[Row] = field(default_factory=list)
     devices: list[Row] = field(default_factory=list)
     agents: list[Row] = field(default_factory=list)
@@ -52,15 +52,12 @@ def write_batch(connection: Connection, batch: PreparedBatch, now: datetime) -> 
         [{"session_id": t.session_id, "title": t.title} for t in batch.titles],
         now,
     )
-    owned = writes.sessions_with_device(
-        connection, sorted({r["session_id"] for r in changes.messages})
+    grown_sessions, grown = aggregates.grow(
+        connection, batch.messages, changes.new_positions, changes.new_ids, now, batch.events
     )
-    # New messages add to their session's and device's counters (a recount reads every
-    # message of the session or device, which grows without bound); only deletes recount.
-    grown = writes.grow_sessions(connection, _session_deltas(changes.messages), now)
+    # (statistics rollups grow here too: from the same new rows, in the same transaction)
     recounted = writes.refresh_sessions(connection, sorted(emptied.union(titled)), now)
-    changes.sessions = _by_key(grown + recounted, "session_id")
-    grown = writes.grow_devices(connection, _device_deltas(changes.messages, owned), now)
+    changes.sessions = _by_key(grown_sessions + recounted, "session_id")
     writes.refresh_devices(connection, sorted(gone_devices), now)
     changed_devices.update(gone_devices)
     changed_devices.difference_update(row["mac"] for row in grown)
@@ -69,7 +66,7 @@ def write_batch(connection: Connection, batch: PreparedBatch, now: datetime) -> 
         deletes.drop_empty_sessions(connection, emptied)
     changes.agents = writes.rows_by_key(connection, agents, changed_agents)
     if batch.checkpoint is not None:
-        batch.checkpoint.synced += len(changes.messages)
+        batch.checkpoint.synced += len(changes.new_ids)
         batch.checkpoint.updated += changes.updated
         batch.checkpoint.deleted += changes.deleted
         write_checkpoint(connection, batch.checkpoint, now)
@@ -77,59 +74,8 @@ def write_batch(connection: Connection, batch: PreparedBatch, now: datetime) -> 
 
 
 def write_for_caller(connection: Connection, batch: PreparedBatch) -> Changes:
-    """``write_batch`` at the batch's time, without the new messages' rows in the result:
-    the caller has them (``Changes.new_positions`` says which), and they would cost more
-    to send back than to write."""
-    changes = write_batch(connection, batch, batch.now)
-    changes.messages = []
-    return changes
-
-
-def _session_deltas(new_messages: list[Row]) -> list[Row]:
-    """Per session: its device and agent (the first known), new messages and their span."""
-    deltas: dict[str, Row] = {}
-    for row in new_messages:
-        delta = deltas.get(row["session_id"])
-        if delta is None:
-            deltas[row["session_id"]] = {
-                "session_id": row["session_id"],
-                "device": row["device"],
-                "agent_id": row["agent_id"],
-                "messages": 1,
-                "first": row["created_at"],
-                "last": row["created_at"],
-            }
-            continue
-        delta["messages"] += 1
-        delta["agent_id"] = delta["agent_id"] or row["agent_id"]
-        delta["first"] = min(delta["first"], row["created_at"])
-        delta["last"] = max(delta["last"], row["created_at"])
-    return list(deltas.values())
-
-
-def _device_deltas(new_messages: list[Row], owned: set[str]) -> list[Row]:
-    """Per device: its agent (the first known), new messages, sessions it gained (those
-    that had no device yet), and the time span they cover."""
-    deltas: dict[str, Row] = {}
-    for row in new_messages:
-        delta = deltas.setdefault(
-            row["device"],
-            {
-                "mac": row["device"],
-                "agent_id": row["agent_id"],
-                "messages": 0,
-                "new_sessions": set(),
-                "first": row["created_at"],
-                "last": row["created_at"],
-            },
-        )
-        delta["messages"] += 1
-        delta["agent_id"] = delta["agent_id"] or row["agent_id"]
-        if row["session_id"] not in owned:
-            delta["new_sessions"].add(row["session_id"])
-        delta["first"] = min(delta["first"], row["created_at"])
-        delta["last"] = max(delta["last"], row["created_at"])
-    return [d | {"sessions": len(d.pop("new_sessions"))} for d in deltas.values()]
+    """``write_batch`` at the batch's time (the unit of work ``Ingestor`` sends)."""
+    return write_batch(connection, batch, batch.now)
 
 
 def _by_key(rows: list[Row], key: str) -> list[Row]:
@@ -162,7 +108,6 @@ def _write_messages(
     new = list(zip(changes.new_positions, changes.new_ids, strict=True))
     if search.is_indexed(connection):
         search.index_prepared(connection, [(id_, batch.search_terms(at)) for at, id_ in new])
-    changes.messages = [batch.message_dict(at) | {"id": id_} for at, id_ in new]
     changes.duplicates = batch.received - len(new)
     if len(new) < len(rows):
         inserted = set(changes.new_positions)

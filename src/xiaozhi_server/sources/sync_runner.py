@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from xiaozhi_server.config import Settings
 from xiaozhi_server.ingest.pipeline import Ingestor
-from xiaozhi_server.realtime.bus import Event, EventBus
+from xiaozhi_server.realtime.bus import Event
 from xiaozhi_server.services import Services, open_store
 from xiaozhi_server.sources.binlog_sync import BinlogFollower
 from xiaozhi_server.sources.sync import SERVICE, PassSummary, Progress, Syncer
@@ -37,7 +37,7 @@ async def run_sync(
     try:
         if settings.storage.auto_migrate:
             await migrate.upgrade(store.engine)
-        ingestor = Ingestor(store, EventBus())
+        ingestor = Ingestor(store, None)  # the command has no feed to publish to
         if not once:
             await _follow(puller(settings, ingestor, store))
             return None

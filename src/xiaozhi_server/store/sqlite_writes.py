@@ -26,8 +26,6 @@ from xiaozhi_server.store.types import UtcDateTime, from_utc_text, utc_text
 Row = dict[str, Any]
 # UPSERT (3.24) and RETURNING (3.35); an older library gets the portable statements.
 AVAILABLE = sqlite3.sqlite_version_info >= (3, 35, 0)
-# A multi-row VALUES list stays far below SQLite's 32,766 bound parameters.
-_ROWS_PER_STATEMENT = 500
 
 
 def dbapi(connection: Connection) -> Any:
@@ -65,27 +63,13 @@ def insert_messages(
     return positions, [found[rows[at][0]] for at in positions]
 
 
-def sessions_with_device(connection: Connection, session_ids: Sequence[str]) -> set[str]:
-    """Which of these sessions already belong to a device."""
-    cursor = dbapi(connection).cursor()
-    owned: set[str] = set()
-    for part in _parts(session_ids, 900):
-        marks = ", ".join("?" * len(part))
-        owned.update(
-            row[0]
-            for row in cursor.execute(
-                f"SELECT session_id FROM sessions WHERE session_id IN ({marks})"
-                " AND device IS NOT NULL",
-                part,
-            )
-        )
-    return owned
-
-
+# The new messages are the id range [first, last] (insert_messages). Device and agent of a
+# session are filled in, never replaced; max() picks a known agent over NULL.
 _GROW_SESSIONS = """
 INSERT INTO sessions (session_id, device, agent_id, message_count, first_message_at,
                       last_message_at, updated_at)
-VALUES {values}
+SELECT session_id, min(device), max(agent_id), count(*), min(created_at), max(created_at), ?
+FROM messages WHERE id BETWEEN ? AND ? GROUP BY session_id
 ON CONFLICT (session_id) DO UPDATE SET
     device = coalesce(sessions.device, excluded.device),
     agent_id = coalesce(sessions.agent_id, excluded.agent_id),
@@ -95,13 +79,18 @@ ON CONFLICT (session_id) DO UPDATE SET
     last_message_at = max(coalesce(sessions.last_message_at, excluded.last_message_at),
                           excluded.last_message_at),
     updated_at = excluded.updated_at
-RETURNING *
 """
 
+# Runs before _GROW_SESSIONS: a session counts for a device when it had no device yet.
 _GROW_DEVICES = """
 INSERT INTO devices (mac, agent_id, message_count, session_count, first_seen_at,
                      last_seen_at, updated_at)
-VALUES {values}
+SELECT m.device, max(m.agent_id), count(*),
+       count(DISTINCT CASE WHEN NOT EXISTS (
+           SELECT 1 FROM sessions s WHERE s.session_id = m.session_id AND s.device IS NOT NULL
+       ) THEN m.session_id END),
+       min(m.created_at), max(m.created_at), ?
+FROM messages m WHERE m.id BETWEEN ? AND ? GROUP BY m.device
 ON CONFLICT (mac) DO UPDATE SET
     agent_id = coalesce(devices.agent_id, excluded.agent_id),
     message_count = devices.message_count + excluded.message_count,
@@ -111,48 +100,31 @@ ON CONFLICT (mac) DO UPDATE SET
     last_seen_at = max(coalesce(devices.last_seen_at, excluded.last_seen_at),
                        excluded.last_seen_at),
     updated_at = excluded.updated_at
-RETURNING *
 """
 
 
-def grow_sessions(connection: Connection, deltas: list[Row], now: datetime) -> list[Row]:
-    """Add each delta (session_id, device, agent_id, messages, first, last) to its session,
-    creating it if new; device and agent are only filled in, never replaced. Returns the
-    sessions' rows as they are now."""
-    stamp = utc_text(now)
-    values = [
-        (d["session_id"], d["device"], d["agent_id"], d["messages"], d["first"], d["last"], stamp)
-        for d in deltas
-    ]
-    return _upsert(connection, _GROW_SESSIONS, values, sessions)
-
-
-def grow_devices(connection: Connection, deltas: list[Row], now: datetime) -> list[Row]:
-    """Add each delta (mac, agent_id, messages, sessions, first, last) to its device,
-    creating it if new; the agent is only filled in. Returns the devices' rows."""
-    stamp = utc_text(now)
-    values = [
-        (d["mac"], d["agent_id"], d["messages"], d["sessions"], d["first"], d["last"], stamp)
-        for d in deltas
-    ]
-    return _upsert(connection, _GROW_DEVICES, values, devices)
-
-
-def _upsert(
-    connection: Connection, template: str, values: list[tuple[Any, ...]], table: Table
-) -> list[Row]:
+def grow_aggregates(
+    connection: Connection, first: int, last: int, now: datetime, returning: bool
+) -> tuple[list[Row], list[Row]]:
+    """Add the messages with ids first…last (all inserted by this transaction) to their
+    devices and sessions; return those rows if ``returning`` (for events)."""
     cursor = dbapi(connection).cursor()
-    rows: list[Row] = []
+    parameters = (utc_text(now), first, last)
+    grown_devices = _run(cursor, _GROW_DEVICES, parameters, devices, returning)
+    grown_sessions = _run(cursor, _GROW_SESSIONS, parameters, sessions, returning)
+    return grown_sessions, grown_devices
+
+
+def _run(
+    cursor: Any, statement: str, parameters: tuple[Any, ...], table: Table, returning: bool
+) -> list[Row]:
+    if not returning:
+        cursor.execute(statement, parameters)
+        return []
+    cursor.execute(statement + " RETURNING *", parameters)
+    names = [column[0] for column in cursor.description]
     times = _time_columns(table)
-    for part in _parts(values, _ROWS_PER_STATEMENT):
-        marks = "(" + ", ".join("?" * len(part[0])) + ")"
-        cursor.execute(
-            template.format(values=", ".join([marks] * len(part))),
-            [value for row in part for value in row],
-        )
-        names = [column[0] for column in cursor.description]
-        rows.extend(_named(names, row, times) for row in cursor.fetchall())
-    return rows
+    return [_named(names, row, times) for row in cursor.fetchall()]
 
 
 def _named(names: list[str], values: Iterable[Any], times: frozenset[str]) -> Row:
@@ -168,8 +140,3 @@ def _named(names: list[str], values: Iterable[Any], times: frozenset[str]) -> Ro
 @functools.cache
 def _time_columns(table: Table) -> frozenset[str]:
     return frozenset(c.name for c in table.columns if isinstance(c.type, UtcDateTime))
-
-
-def _parts(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]

@@ -23,7 +23,7 @@ def utc_text(moment: datetime) -> str:
     time it holds and crosses to the writer process faster than a datetime)."""
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
-    return moment.replace(tzinfo=None).isoformat(" ", "milliseconds")
+    return moment.isoformat(" ", "milliseconds")[:23]  # without "+00:00"
 
 
 def from_utc_text(text: str) -> datetime:

@@ -73,7 +73,7 @@ def insert_message_rows(
     the positions in ``rows`` of the rows inserted, and their ids."""
     if not rows:
         return [], []
-    if _fast(connection):
+    if fast(connection):
         return sqlite_writes.insert_messages(connection, MESSAGE_COLUMNS, rows)
     named = [_with_times(dict(zip(MESSAGE_COLUMNS, row, strict=True))) for row in rows]
     ids = {row["natural_key"]: row["id"] for row in insert_messages(connection, named)}
@@ -88,7 +88,8 @@ def _with_times(row: Row) -> Row:
     return row
 
 
-def _fast(connection: Connection) -> bool:
+def fast(connection: Connection) -> bool:
+    """True where the hot statements run as SQLite's own SQL (``sqlite_writes``)."""
     return connection.dialect.name == "sqlite" and sqlite_writes.AVAILABLE
 
 
@@ -314,44 +315,21 @@ _ADD_TO_DEVICE = (
 
 def sessions_with_device(connection: Connection, session_ids: Sequence[str]) -> set[str]:
     """Which of these sessions already belong to a device."""
-    if _fast(connection):
-        return sqlite_writes.sessions_with_device(connection, session_ids)
     owned: set[str] = set()
     for part in chunked(session_ids):
         owned.update(r.session_id for r in connection.execute(_OWNED, {"keys": list(part)}))
     return owned
 
 
-def grow_sessions(connection: Connection, deltas: list[Row], now: datetime) -> list[Row]:
-    """Add new messages to their sessions (deltas: session_id, device, agent_id, messages,
-    first, last: times as UTC text), creating sessions as needed; a session's device and
-    agent are filled in, never replaced. Returns the sessions' rows."""
-    if not deltas:
-        return []
-    if _fast(connection):
-        return sqlite_writes.grow_sessions(connection, deltas, now)
-    owners = [{k: d[k] for k in ("session_id", "device", "agent_id")} for d in deltas]
-    merge_rows(connection, sessions, owners, now, SESSION_FILL_ONLY)
-    return refresh_sessions(connection, [d["session_id"] for d in deltas], now)
-
-
-def grow_devices(connection: Connection, deltas: list[Row], now: datetime) -> list[Row]:
-    """Add new messages and sessions to their devices' counters and time span (deltas: mac,
-    agent_id, messages, sessions, first, last: times as UTC text), creating devices as
-    needed; a device's agent is filled in, never replaced. Returns the devices' rows."""
-    if not deltas:
-        return []
-    if _fast(connection):
-        return sqlite_writes.grow_devices(connection, deltas, now)
-    owners = [{"mac": d["mac"], "agent_id": d["agent_id"]} for d in deltas]
-    merge_rows(connection, devices, owners, now, DEVICE_FILL_ONLY)
-    counters = [
-        {"messages": d["messages"], "sessions": d["sessions"], "device_mac": d["mac"], "now": now}
-        | {"first": from_utc_text(d["first"]), "last": from_utc_text(d["last"])}
-        for d in deltas
-    ]
-    connection.execute(_ADD_TO_DEVICE, counters)
-    return rows_by_key(connection, devices, [d["mac"] for d in deltas])
+def add_to_devices(connection: Connection, deltas: list[Row], now: datetime) -> None:
+    """Add new messages and sessions to their devices' counters and time span (deltas:
+    mac, messages, sessions, first, last)."""
+    if deltas:
+        rows = [
+            {k: v for k, v in d.items() if k != "mac"} | {"device_mac": d["mac"], "now": now}
+            for d in deltas
+        ]
+        connection.execute(_ADD_TO_DEVICE, rows)
 
 
 def rows_by_key(connection: Connection, table: Table, keys: Sequence[Any]) -> list[Row]:
