@@ -46,7 +46,8 @@ def _connect(dbapi_connection: Any, record: Any) -> None:
 
 
 def _begin_immediate(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # On the driver's connection: through SQLAlchemy's execution this cost ~40 µs a time.
+    connection.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
 
 
 class SqliteWriter:

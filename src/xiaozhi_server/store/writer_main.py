@@ -17,6 +17,8 @@ import sys
 import traceback
 from typing import Any
 
+from sqlalchemy import Connection
+
 from xiaozhi_server.store.sqlite_writer import writer_engine
 
 LENGTH = struct.Struct("!I")
@@ -31,22 +33,24 @@ def main(fd: int) -> None:
     if not isinstance(url, str):
         return
     engine = writer_engine(url)
+    connection = engine.connect()  # one for good: no pool checkout and reset per transaction
     try:
         while (request := _receive(channel)) is not None:
             number, work = request
-            ok, value = _run(engine, work)
+            ok, value = _run(connection, work)
             try:
                 data = frame((number, ok, value))
             except Exception as exc:  # committed, but the result cannot be sent back
                 data = frame((number, False, _picklable(exc)))
             _send(channel, data)
     finally:
+        connection.close()
         engine.dispose()
 
 
-def _run(engine: Any, work: Any) -> tuple[bool, Any]:
+def _run(connection: Connection, work: Any) -> tuple[bool, Any]:
     try:
-        with engine.begin() as connection:
+        with connection.begin():
             return True, work(connection)
     except Exception as exc:
         return False, _picklable(exc)
