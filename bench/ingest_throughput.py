@@ -1,7 +1,12 @@
 """Ingest upsert throughput into SQLite, next to raw sqlite3.executemany of the same rows.
 
 Both write 100,000 messages in batches of 1,000 into a WAL-mode file with the same
-columns and indexes; the ratio ingest/raw is the figure that matters (goal >= 0.4).
+columns and indexes; the ratio ingest/raw is the figure that matters (goal >= 0.7).
+Ingest runs as the sources run it since 2026-12-01: the store opened as ``serve`` and
+``sync`` open it (the SQLite writer process) and batches streamed through ``WriteBehind``
+(the next batch normalised and prepared while the previous one is written). For
+comparison, the same rows also go one ``Ingestor.ingest`` call at a time, each awaited,
+through the writer process and through the writer thread (how this was measured before).
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from pathlib import Path
 from bench.common import report
 from xiaozhi_server.domain import Batch, MessageRecord
 from xiaozhi_server.ingest.natural_key import natural_key
-from xiaozhi_server.ingest.pipeline import Ingestor
+from xiaozhi_server.ingest.pipeline import Ingestor, IngestResult
+from xiaozhi_server.ingest.write_behind import WriteBehind
 from xiaozhi_server.realtime.bus import EventBus
 from xiaozhi_server.store import migrate
 from xiaozhi_server.store.database import Store
@@ -109,39 +115,70 @@ def measure_raw(path: Path, rows: Sequence[tuple[object, ...]], batch: int = BAT
     return elapsed
 
 
-async def measure_ingest(path: Path, records: list[MessageRecord]) -> float:
-    store = Store(f"sqlite+aiosqlite:///{path}")
+async def measure_ingest(
+    path: Path, records: list[MessageRecord], mode: str = "write_behind"
+) -> float:
+    """Seconds to ingest ``records`` in batches of BATCH: ``write_behind`` (writer process),
+    or one awaited call at a time (``one_at_a_time_process`` / ``one_at_a_time_thread``)."""
+    store = Store(f"sqlite+aiosqlite:///{path}", writer_process=not mode.endswith("thread"))
     await migrate.upgrade(store.engine)
+    await store.start_writer()  # started before the clock, as serve and sync start it
     ingestor = Ingestor(store, EventBus())
+    stored = 0
+
+    def count(batch: Batch, result: IngestResult) -> None:
+        nonlocal stored
+        stored += len(result.stored)
+
     started = time.perf_counter()
-    for start in range(0, len(records), BATCH):
-        result = await ingestor.ingest(Batch(messages=records[start : start + BATCH]))
-        assert len(result.stored) == len(records[start : start + BATCH])
+    if mode == "write_behind":
+        async with WriteBehind(ingestor, count) as writes:
+            for start in range(0, len(records), BATCH):
+                await writes.add(Batch(messages=records[start : start + BATCH]))
+    else:
+        for start in range(0, len(records), BATCH):
+            batch = Batch(messages=records[start : start + BATCH])
+            count(batch, await ingestor.ingest(batch))
     elapsed = time.perf_counter() - started
+    assert stored == len(records)
     await store.close()
     return elapsed
+
+
+MODES = ("write_behind", "one_at_a_time_process", "one_at_a_time_thread")
 
 
 def main(rounds: int = 3) -> None:
     """Alternate raw and ingest runs on fresh files; report the best of each (least noise)."""
     records = make_records()
     rows = raw_rows(records)
-    raw_times, ingest_times = [], []
+    raw_times: list[float] = []
+    times: dict[str, list[float]] = {mode: [] for mode in MODES}
     with tempfile.TemporaryDirectory() as scratch:
         for n in range(rounds):
             raw_times.append(measure_raw(Path(scratch) / f"raw-{n}.db", rows))
-            ingest_times.append(asyncio.run(measure_ingest(Path(scratch) / f"hub-{n}.db", records)))
-    raw, ingest = min(raw_times), min(ingest_times)
+            for mode in MODES:
+                path = Path(scratch) / f"hub-{mode}-{n}.db"
+                times[mode].append(asyncio.run(measure_ingest(path, records, mode)))
+    raw = min(raw_times)
+    best = {mode: min(values) for mode, values in times.items()}
     report(
         "ingest_throughput_sqlite",
         {
             "messages": TOTAL,
             "batch_size": BATCH,
             "rounds": rounds,
-            "ingest_messages_per_s": round(TOTAL / ingest),
+            "ingest_messages_per_s": round(TOTAL / best["write_behind"]),
             "raw_executemany_messages_per_s": round(TOTAL / raw),
-            "ratio": round(raw / ingest, 3),
-            "goal_ratio": 0.4,
+            "ratio": round(raw / best["write_behind"], 3),
+            "goal_ratio": 0.7,
+            "one_at_a_time": {
+                mode.removeprefix("one_at_a_time_"): {
+                    "messages_per_s": round(TOTAL / best[mode]),
+                    "ratio": round(raw / best[mode], 3),
+                }
+                for mode in MODES[1:]
+            },
         },
     )
 
