@@ -81,16 +81,21 @@ ON CONFLICT (session_id) DO UPDATE SET
     updated_at = excluded.updated_at
 """
 
-# Runs before _GROW_SESSIONS: a session counts for a device when it had no device yet.
+# Runs before _GROW_SESSIONS: a session counts for a device when it had no device yet
+# (looked up once per session and device, not once per message).
 _GROW_DEVICES = """
+WITH new AS (
+    SELECT device, session_id, max(agent_id) AS agent_id, count(*) AS messages,
+           min(created_at) AS first, max(created_at) AS last
+    FROM messages WHERE id BETWEEN ? AND ? GROUP BY device, session_id
+)
 INSERT INTO devices (mac, agent_id, message_count, session_count, first_seen_at,
                      last_seen_at, updated_at)
-SELECT m.device, max(m.agent_id), count(*),
-       count(DISTINCT CASE WHEN NOT EXISTS (
-           SELECT 1 FROM sessions s WHERE s.session_id = m.session_id AND s.device IS NOT NULL
-       ) THEN m.session_id END),
-       min(m.created_at), max(m.created_at), ?
-FROM messages m WHERE m.id BETWEEN ? AND ? GROUP BY m.device
+SELECT device, max(agent_id), sum(messages),
+       sum(NOT EXISTS (SELECT 1 FROM sessions s
+                       WHERE s.session_id = new.session_id AND s.device IS NOT NULL)),
+       min(first), max(last), ?
+FROM new WHERE true GROUP BY device
 ON CONFLICT (mac) DO UPDATE SET
     agent_id = coalesce(devices.agent_id, excluded.agent_id),
     message_count = devices.message_count + excluded.message_count,
@@ -109,9 +114,9 @@ def grow_aggregates(
     """Add the messages with ids first…last (all inserted by this transaction) to their
     devices and sessions; return those rows if ``returning`` (for events)."""
     cursor = dbapi(connection).cursor()
-    parameters = (utc_text(now), first, last)
-    grown_devices = _run(cursor, _GROW_DEVICES, parameters, devices, returning)
-    grown_sessions = _run(cursor, _GROW_SESSIONS, parameters, sessions, returning)
+    stamp = utc_text(now)
+    grown_devices = _run(cursor, _GROW_DEVICES, (first, last, stamp), devices, returning)
+    grown_sessions = _run(cursor, _GROW_SESSIONS, (stamp, first, last), sessions, returning)
     return grown_sessions, grown_devices
 
 
