@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import TypeVar
@@ -13,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from xiaozhi_server.store.engine import create_engine, is_sqlite
 from xiaozhi_server.store.sqlite_writer import SqliteWriter
-from xiaozhi_server.store.writer_process import WriterProcess
+from xiaozhi_server.store.writer_process import CannotCross, WriterProcess
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class Store:
@@ -34,7 +36,9 @@ class Store:
         sqlite = is_sqlite(self.engine)
         # SQLite allows one writer; queueing here beats failing on "database is locked".
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if sqlite else None
+        self._url = url
         self._writer: SqliteWriter | WriterProcess | None = None
+        self._local_writer: SqliteWriter | None = None  # for units that cannot cross
         if sqlite:
             self._writer = WriterProcess(url) if writer_process else SqliteWriter(url)
 
@@ -63,17 +67,33 @@ class Store:
             yield connection
 
     async def run_write(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` (synchronous SQL) in one transaction, committed if it returns."""
+        """Run ``work`` (synchronous SQL) in one transaction, committed if it returns.
+
+        With the writer process, ``work`` and its result cross as pickles: a module-level
+        function, its arguments bound with ``functools.partial``. A closure cannot cross;
+        it runs in a writer thread of this process instead (slower, but correct)."""
         if self._writer is None:
             async with self.engine.begin() as connection:
                 return await connection.run_sync(work)
         if isinstance(self._writer, WriterProcess):
             # The process runs what it is sent in order: no lock, so the next unit of work
             # is already waiting when one commits.
-            return await self._writer.run(work)
+            try:
+                return await self._writer.run(work)
+            except CannotCross:
+                # A closure cannot cross: it runs in a thread here, and SQLite's write lock
+                # (BEGIN IMMEDIATE) orders it with the writer process.
+                log.debug("unit of work %r runs in this process's writer thread", work)
         assert self._write_lock is not None
         async with self._write_lock:
-            return await self._writer.run(work)
+            return await self._thread_writer().run(work)
+
+    def _thread_writer(self) -> SqliteWriter:
+        if isinstance(self._writer, SqliteWriter):
+            return self._writer
+        if self._local_writer is None:
+            self._local_writer = SqliteWriter(self._url)
+        return self._local_writer
 
     async def start_writer(self) -> None:
         """Start the writer process now rather than on the first write (no-op otherwise)."""
@@ -95,4 +115,6 @@ class Store:
         """Close every pooled connection."""
         if self._writer is not None:
             await self._writer.close()
+        if self._local_writer is not None:
+            await self._local_writer.close()
         await self.engine.dispose()

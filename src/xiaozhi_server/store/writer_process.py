@@ -42,6 +42,10 @@ class WriterGone(RuntimeError):
     """The writer process ended before it answered; the unit of work was not committed."""
 
 
+class CannotCross(TypeError):
+    """A unit of work that cannot be pickled (a lambda, a closure): it cannot be sent."""
+
+
 class WriterProcess:
     """Runs write transactions in a child process that owns the SQLite write connection."""
 
@@ -72,12 +76,16 @@ class WriterProcess:
         if stream is None:
             raise WriterGone("the store's writer process did not start")
         number = next(self._numbers)
+        try:
+            data = frame((number, work))
+        except (pickle.PicklingError, AttributeError, TypeError) as exc:
+            raise CannotCross(f"{work!r} cannot be sent to the writer process: {exc}") from exc
         # Registered before anything is awaited: if the child ends from here on, the reply
         # reader fails this future (nothing can hang waiting for an answer).
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[number] = future
         try:
-            stream.write(frame((number, work)))
+            stream.write(data)
             with contextlib.suppress(ConnectionError):
                 await stream.drain()  # a broken pipe shows as WriterGone on the future
             result: T = await future

@@ -85,6 +85,13 @@ async def test_a_write_in_flight_fails_when_the_writer_dies_and_the_next_one_sta
     assert await notes(store) == ["before", "after"]
 
 
+async def test_a_unit_of_work_that_cannot_cross_runs_in_this_process(store: Store) -> None:
+    note = "closure"
+    writer_pid = await store.run_write(lambda connection: record(connection, note))
+    assert writer_pid == os.getpid()
+    assert await notes(store) == ["closure"]
+
+
 def test_the_writer_exits_when_the_process_that_started_it_is_killed(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
     script = (
