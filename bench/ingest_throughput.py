@@ -128,7 +128,7 @@ async def measure_ingest(
 
     def count(batch: Batch, result: IngestResult) -> None:
         nonlocal stored
-        stored += len(result.stored)
+        stored += result.inserted
 
     started = time.perf_counter()
     if mode == "write_behind":

@@ -24,9 +24,13 @@ class Publisher(Protocol):
 
 @dataclass(slots=True)
 class IngestResult:
-    """The outcome of one batch: what was stored, what was already there, what was refused."""
+    """The outcome of one batch: what was stored, what was already there, what was refused.
+
+    ``stored`` holds the new messages' rows when the ingestor publishes events (their
+    payloads are built from them anyway); ``inserted`` always counts them."""
 
     stored: list[dict[str, Any]] = field(default_factory=list)
+    inserted: int = 0
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     updated: int = 0
@@ -82,24 +86,30 @@ class Ingestor:
         """Publish what a committed batch changed; the batch's outcome."""
         if staged.prepared is None or changes is None:
             return IngestResult(rejected=staged.rejected)
-        prepared, now = staged.prepared, staged.prepared.now
-        times = {"ingested_at": now, "updated_at": now, "deleted_upstream_at": None}
-        changes.messages = [
-            prepared.message_dict(at) | {"id": id_, "created_at": staged.created[at]} | times
-            for at, id_ in zip(changes.new_positions, changes.new_ids, strict=True)
-        ]
-        self._publish(changes, datetime.now(UTC))
+        if self._publisher is not None:  # rows are built for events only (a million, unused)
+            changes.messages = self._stored_rows(staged, changes)
+            self._publish(changes, datetime.now(UTC))
         return IngestResult(
             stored=changes.messages,
+            inserted=len(changes.new_ids),
             duplicates=changes.duplicates,
             rejected=staged.rejected,
             updated=changes.updated,
             deleted=changes.deleted,
         )
 
+    @staticmethod
+    def _stored_rows(staged: Staged, changes: Changes) -> list[dict[str, Any]]:
+        assert staged.prepared is not None
+        prepared, now = staged.prepared, staged.prepared.now
+        times = {"ingested_at": now, "updated_at": now, "deleted_upstream_at": None}
+        return [
+            prepared.message_dict(at) | {"id": id_, "created_at": staged.created[at]} | times
+            for at, id_ in zip(changes.new_positions, changes.new_ids, strict=True)
+        ]
+
     def _publish(self, changes: Changes, at: datetime) -> None:
-        if self._publisher is None:
-            return
+        assert self._publisher is not None
         publish = self._publisher.publish
         for message in changes.messages:
             publish(Event("chat_update", message_payload(message), at))

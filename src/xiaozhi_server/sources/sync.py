@@ -90,7 +90,7 @@ def refused_rows(batch: Batch, result: IngestResult) -> list[tuple[Any, str]]:
 
 def count(summary: PassSummary, batch: Batch, result: IngestResult) -> None:
     """Add what one committed batch did to the pass's summary."""
-    summary.new += len(result.stored)
+    summary.new += result.inserted
     summary.updated += result.updated
     summary.deleted += result.deleted
 
