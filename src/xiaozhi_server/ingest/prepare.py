@@ -25,9 +25,9 @@ from xiaozhi_server.domain import (
     MessageRecord,
     TitleRecord,
 )
-from xiaozhi_server.ingest.natural_key import natural_key
+from xiaozhi_server.ingest.natural_key import epoch_millis, natural_key_millis
 from xiaozhi_server.store.search_terms import index_terms
-from xiaozhi_server.store.types import utc_text
+from xiaozhi_server.store.types import utc_text, utc_text_from_millis
 from xiaozhi_server.store.writes import MESSAGE_COLUMNS
 
 MessageRow = tuple[Any, ...]  # values in MESSAGE_COLUMNS order, times as UTC text
@@ -110,9 +110,11 @@ def prepare(
 def message_row(record: MessageRecord, stamp: str) -> MessageRow:
     """A normalised message as a row in MESSAGE_COLUMNS order, its natural key first,
     ingested and updated at ``stamp``."""
-    created_at: datetime = record.created_at
+    millis = epoch_millis(record.created_at)
     return (
-        natural_key(record.device, record.session_id, record.chat_type, created_at, record.content),
+        natural_key_millis(
+            record.device, record.session_id, record.chat_type, millis, record.content
+        ),
         record.source,
         record.source_id,
         record.device,
@@ -121,7 +123,7 @@ def message_row(record: MessageRecord, stamp: str) -> MessageRow:
         record.chat_type,
         record.content,
         record.audio_id,
-        utc_text(created_at),
+        utc_text_from_millis(millis),
         stamp,
         stamp,
     )

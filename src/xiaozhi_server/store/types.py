@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String, Text
@@ -24,6 +24,24 @@ def utc_text(moment: datetime) -> str:
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
     return moment.isoformat(" ", "milliseconds")[:23]  # without "+00:00"
+
+
+def utc_text_from_millis(millis: int) -> str:
+    """``utc_text`` of the time ``millis`` milliseconds after the epoch (UTC). Hot in a
+    first copy, so the text up to the minute is made once per minute (datetime.isoformat
+    took most of the time otherwise)."""
+    minute, rest = divmod(millis, 60_000)
+    prefix = _MINUTES.get(minute)
+    if prefix is None:
+        if len(_MINUTES) >= _MINUTES_KEPT:
+            _MINUTES.clear()
+        prefix = _MINUTES[minute] = (_EPOCH + timedelta(minutes=minute)).strftime("%Y-%m-%d %H:%M:")
+    return f"{prefix}{rest // 1000:02d}.{rest % 1000:03d}"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MINUTES: dict[int, str] = {}
+_MINUTES_KEPT = 100_000
 
 
 def from_utc_text(text: str) -> datetime:
