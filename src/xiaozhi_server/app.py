@@ -73,7 +73,7 @@ def _lifespan(
         services = Services.build(settings)
         app.state.services = services
         await _prepare_store(services)
-        await services.store.start_writer()  # not on the first report's time
+        await services.ingestor.start()  # not on the first report's time
         services.start()
         jobs = list(background)
         if settings.features.sync and settings.sync_service.enabled:

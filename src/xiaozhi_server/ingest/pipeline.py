@@ -59,6 +59,13 @@ class Ingestor:
         self._publisher = publisher
         self._search_terms = store.dialect == "sqlite"  # the only store with a search index
 
+    async def start(self) -> None:
+        """Start the store's writer process, if it has one, and load the write path into it
+        with an empty batch, so that the first report waits for neither."""
+        if self._store.ordered_writes:
+            await self._store.start_writer()
+            await self.write(Staged(PreparedBatch(now=datetime.now(UTC)), []))
+
     async def ingest(self, batch: Batch) -> IngestResult:
         """Store every valid record of ``batch`` in one transaction and report the rest."""
         staged = self.stage(batch)
