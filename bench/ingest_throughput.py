@@ -12,6 +12,7 @@ through the writer process and through the writer thread (how this was measured 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import tempfile
 import time
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.common import report
+from bench.common import cpu_seconds, report, tree_memory
 from xiaozhi_server.domain import Batch, MessageRecord
 from xiaozhi_server.ingest.natural_key import natural_key
 from xiaozhi_server.ingest.pipeline import Ingestor, IngestResult
@@ -97,11 +98,18 @@ def raw_rows(records: list[MessageRecord]) -> list[tuple[object, ...]]:
 def measure_raw(path: Path, rows: Sequence[tuple[object, ...]], batch: int = BATCH) -> float:
     """Seconds for sqlite3.executemany of ``rows`` into RAW_SCHEMA, one commit per ``batch``,
     with the store's own pragmas (the baseline the write path is compared to)."""
+    return measure_raw_cpu(path, rows, batch)[0]
+
+
+def measure_raw_cpu(
+    path: Path, rows: Sequence[tuple[object, ...]], batch: int = BATCH
+) -> tuple[float, float]:
+    """``measure_raw``'s seconds, and the CPU seconds it used."""
     connection = sqlite3.connect(path)
     for pragma in SQLITE_PRAGMAS:
         connection.execute(pragma)
     connection.executescript(RAW_SCHEMA)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for start in range(0, len(rows), batch):
         with connection:
             connection.executemany(
@@ -110,16 +118,17 @@ def measure_raw(path: Path, rows: Sequence[tuple[object, ...]], batch: int = BAT
                 " updated_at, deleted_upstream_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 rows[start : start + batch],
             )
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     connection.close()
-    return elapsed
+    return elapsed, cpu
 
 
 async def measure_ingest(
     path: Path, records: list[MessageRecord], mode: str = "write_behind"
-) -> float:
+) -> tuple[float, float, float]:
     """Seconds to ingest ``records`` in batches of BATCH: ``write_behind`` (writer process),
-    or one awaited call at a time (``one_at_a_time_process`` / ``one_at_a_time_thread``)."""
+    or one awaited call at a time (``one_at_a_time_process`` / ``one_at_a_time_thread``);
+    and the CPU seconds of this process and of the writer process."""
     store = Store(f"sqlite+aiosqlite:///{path}", writer_process=not mode.endswith("thread"))
     await migrate.upgrade(store.engine)
     await store.start_writer()  # started before the clock, as serve and sync start it
@@ -130,7 +139,9 @@ async def measure_ingest(
         nonlocal stored
         stored += result.inserted
 
-    started = time.perf_counter()
+    writer = list(tree_memory(os.getpid()))[1:]  # the writer process (none with a thread)
+    writer_cpu = sum(cpu_seconds(p) for p in writer)
+    started, cpu = time.perf_counter(), time.process_time()
     if mode == "write_behind":
         async with WriteBehind(ingestor, count) as writes:
             for start in range(0, len(records), BATCH):
@@ -139,10 +150,11 @@ async def measure_ingest(
         for start in range(0, len(records), BATCH):
             batch = Batch(messages=records[start : start + BATCH])
             count(batch, await ingestor.ingest(batch))
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    writer_cpu = sum(cpu_seconds(p) for p in writer) - writer_cpu
     assert stored == len(records)
     await store.close()
-    return elapsed
+    return elapsed, cpu, writer_cpu
 
 
 MODES = ("write_behind", "one_at_a_time_process", "one_at_a_time_thread")
@@ -152,16 +164,18 @@ def main(rounds: int = 3) -> None:
     """Alternate raw and ingest runs on fresh files; report the best of each (least noise)."""
     records = make_records()
     rows = raw_rows(records)
-    raw_times: list[float] = []
-    times: dict[str, list[float]] = {mode: [] for mode in MODES}
+    raw_runs: list[tuple[float, float]] = []
+    runs: dict[str, list[tuple[float, float, float]]] = {mode: [] for mode in MODES}
     with tempfile.TemporaryDirectory() as scratch:
         for n in range(rounds):
-            raw_times.append(measure_raw(Path(scratch) / f"raw-{n}.db", rows))
+            raw_runs.append(measure_raw_cpu(Path(scratch) / f"raw-{n}.db", rows))
             for mode in MODES:
                 path = Path(scratch) / f"hub-{mode}-{n}.db"
-                times[mode].append(asyncio.run(measure_ingest(path, records, mode)))
-    raw = min(raw_times)
-    best = {mode: min(values) for mode, values in times.items()}
+                runs[mode].append(asyncio.run(measure_ingest(path, records, mode)))
+    raw = min(seconds for seconds, _ in raw_runs)
+    best = {mode: min(run[0] for run in values) for mode, values in runs.items()}
+    caller_cpu = min(run[1] for run in runs["write_behind"])
+    writer_cpu = min(run[2] for run in runs["write_behind"])
     report(
         "ingest_throughput_sqlite",
         {
@@ -172,6 +186,13 @@ def main(rounds: int = 3) -> None:
             "raw_executemany_messages_per_s": round(TOTAL / raw),
             "ratio": round(raw / best["write_behind"], 3),
             "goal_ratio": 0.7,
+            # CPU (least of the rounds) per message: on a shared machine the rates follow
+            # the CPU the others leave; these do not
+            "cpu_us_per_message": {
+                "raw_executemany": round(min(cpu for _, cpu in raw_runs) / TOTAL * 1e6, 1),
+                "ingest_caller": round(caller_cpu / TOTAL * 1e6, 1),
+                "ingest_writer_process": round(writer_cpu / TOTAL * 1e6, 1),
+            },
             "one_at_a_time": {
                 mode.removeprefix("one_at_a_time_"): {
                     "messages_per_s": round(TOTAL / best[mode]),

@@ -115,18 +115,28 @@ def grow_aggregates(
     devices and sessions; return those rows if ``returning`` (for events)."""
     cursor = dbapi(connection).cursor()
     stamp = utc_text(now)
-    grown_devices = _run(cursor, _GROW_DEVICES, (first, last, stamp), devices, returning)
-    grown_sessions = _run(cursor, _GROW_SESSIONS, (stamp, first, last), sessions, returning)
-    return grown_sessions, grown_devices
-
-
-def _run(
-    cursor: Any, statement: str, parameters: tuple[Any, ...], table: Table, returning: bool
-) -> list[Row]:
+    cursor.execute(_GROW_DEVICES, (first, last, stamp))
+    cursor.execute(_GROW_SESSIONS, (stamp, first, last))
     if not returning:
-        cursor.execute(statement, parameters)
-        return []
-    cursor.execute(statement + " RETURNING *", parameters)
+        return [], []
+    # Read back rather than RETURNING: an upsert's RETURNING cost ~4x more here.
+    return (
+        _rows(cursor, _GROWN_SESSIONS, (first, last), sessions),
+        _rows(cursor, _GROWN_DEVICES, (first, last), devices),
+    )
+
+
+_GROWN_SESSIONS = (
+    "SELECT * FROM sessions WHERE session_id IN"
+    " (SELECT session_id FROM messages WHERE id BETWEEN ? AND ?)"
+)
+_GROWN_DEVICES = (
+    "SELECT * FROM devices WHERE mac IN (SELECT device FROM messages WHERE id BETWEEN ? AND ?)"
+)
+
+
+def _rows(cursor: Any, statement: str, parameters: tuple[Any, ...], table: Table) -> list[Row]:
+    cursor.execute(statement, parameters)
     names = [column[0] for column in cursor.description]
     times = _time_columns(table)
     return [_named(names, row, times) for row in cursor.fetchall()]
