@@ -136,6 +136,8 @@ class WriterProcess:
                     future.set_exception(value)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
+        except Exception:  # an answer that cannot be read: start over with a new child
+            log.exception("unreadable answer from the SQLite writer process")
         finally:
             self._gone()
 
