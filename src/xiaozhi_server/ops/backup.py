@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
-from xiaozhi_server.store import search, writes
+from xiaozhi_server.store import rollups, search, writes
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.dialects import insert_ignoring_duplicates
 from xiaozhi_server.store.tables import agents, audio, devices, messages, sessions, sync_status
@@ -74,6 +74,8 @@ async def import_archive(
         counts[table_name] = counts.get(table_name, 0) + len(rows)
         if progress:
             progress(table_name, counts[table_name])
+    # Archives carry no rollups: count the statistics again from what is now stored.
+    await store.run_write(rollups.rebuild)
     return counts
 
 

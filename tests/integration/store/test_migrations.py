@@ -29,6 +29,11 @@ HUB_TABLES = {
     "admin_users",
     "admin_sessions",
     "audit_log",
+    "stats_quarters",
+    "stats_running",
+    "stats_pairs",
+    "stats_device_quarters",
+    "stats_day_windows",
 }
 
 
