@@ -22,7 +22,6 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
-    union,
     union_all,
 )
 
@@ -173,8 +172,9 @@ def _count_active(connection: Connection, part: _Part) -> int:
                 messages.c.created_at >= since, messages.c.created_at < until
             )
         )
-    devices = union(*selects).subquery()
-    return int(connection.execute(select(func.count()).select_from(devices)).scalar_one())
+    devices = union_all(*selects).subquery()
+    query = select(func.count(func.distinct(devices.c.device)))
+    return int(connection.execute(query).scalar_one())
 
 
 _EARLIER = messages.alias("earlier")
