@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, case, delete, func, select, update
 
 from xiaozhi_server.store.day_windows import WindowDeltas, full_windows
-from xiaozhi_server.store.dialects import insert_ignoring_duplicates
+from xiaozhi_server.store.dialects import insert_adding, insert_ignoring_duplicates
 from xiaozhi_server.store.quarters import DAY_LENGTHS, quarter_of
 from xiaozhi_server.store.tables import (
     QUARTER_COUNTERS,
@@ -191,22 +191,17 @@ def _counter_values(values: list[int]) -> Row:
 
 
 _ZEROS = dict.fromkeys(QUARTER_COUNTERS, 0)
-_ADD_QUARTER = (
-    update(stats_quarters)
-    .where(stats_quarters.c.quarter == bindparam("k_quarter"))
-    .values({name: stats_quarters.c[name] + bindparam(f"d_{name}") for name in QUARTER_COUNTERS})
-)
 
 
 def _add_quarters(connection: Connection, quarters: dict[int, list[int]]) -> None:
-    if not quarters:
-        return
-    insert = insert_ignoring_duplicates(connection.dialect, stats_quarters)
-    connection.execute(insert, [{"quarter": q} | _ZEROS for q in sorted(quarters)])
-    connection.execute(
-        _ADD_QUARTER,
-        [{"k_quarter": q} | _counter_values(v) for q, v in sorted(quarters.items())],
-    )
+    if quarters:
+        connection.execute(
+            insert_adding(connection.dialect, stats_quarters, ("quarter",)),
+            [
+                {"quarter": q} | dict(zip(QUARTER_COUNTERS, v, strict=True))
+                for q, v in sorted(quarters.items())
+            ],
+        )
 
 
 _PAIR = and_(
@@ -309,21 +304,8 @@ _DEVICE_QUARTER = and_(
     stats_device_quarters.c.device == bindparam("k_device"),
     stats_device_quarters.c.quarter == bindparam("k_quarter"),
 )
-_ADD_DEVICE_QUARTER = (
-    update(stats_device_quarters)
-    .where(_DEVICE_QUARTER)
-    .values(messages=stats_device_quarters.c.messages + bindparam("d_messages"))
-)
 _DROP_IDLE = delete(stats_device_quarters).where(
     _DEVICE_QUARTER, stats_device_quarters.c.messages <= 0
-)
-_ADD_WINDOW = (
-    update(stats_day_windows)
-    .where(
-        stats_day_windows.c.start_quarter == bindparam("k_start"),
-        stats_day_windows.c.quarters == bindparam("k_length"),
-    )
-    .values(devices=stats_day_windows.c.devices + bindparam("d_devices"))
 )
 
 
@@ -350,10 +332,10 @@ def _add_device_quarters(connection: Connection, changes: dict[tuple[str, int], 
             if (was > 0) != (was + step > 0):
                 windows.switch(active, quarter, 1 if was + step > 0 else -1)
     keys = sorted(changes)
-    rows = [{"k_device": d, "k_quarter": q, "d_messages": changes[(d, q)]} for d, q in keys]
-    insert = insert_ignoring_duplicates(connection.dialect, stats_device_quarters)
-    connection.execute(insert, [{"device": d, "quarter": q, "messages": 0} for d, q in keys])
-    connection.execute(_ADD_DEVICE_QUARTER, rows)
+    connection.execute(
+        insert_adding(connection.dialect, stats_device_quarters, ("device", "quarter")),
+        [{"device": d, "quarter": q, "messages": changes[(d, q)]} for d, q in keys],
+    )
     connection.execute(_DROP_IDLE, [{"k_device": d, "k_quarter": q} for d, q in keys])
     _add_windows(connection, windows)
 
@@ -362,12 +344,9 @@ def _add_windows(connection: Connection, windows: WindowDeltas) -> None:
     rows = list(windows.rows())
     if not rows:
         return
-    insert = insert_ignoring_duplicates(connection.dialect, stats_day_windows)
     connection.execute(
-        insert, [{"start_quarter": s, "quarters": n, "devices": 0} for s, n, _ in rows]
-    )
-    connection.execute(
-        _ADD_WINDOW, [{"k_start": s, "k_length": n, "d_devices": d} for s, n, d in rows]
+        insert_adding(connection.dialect, stats_day_windows, ("start_quarter", "quarters")),
+        [{"start_quarter": s, "quarters": n, "devices": d} for s, n, d in rows],
     )
 
 

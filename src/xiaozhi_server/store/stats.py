@@ -210,10 +210,10 @@ _IN_SPAN = and_(
 )
 _EDGE_TOTALS = select(*_edge_counters(False)).select_from(_WITH_AUDIO).where(_IN_SPAN)
 _EDGE_PAIRS = (
-    select(messages.c.device, func.coalesce(messages.c.agent_id, ""), *_edge_counters(True))
+    select(messages.c.device, messages.c.agent_id, *_edge_counters(True))
     .select_from(_WITH_AUDIO)
     .where(_IN_SPAN)
-    .group_by(messages.c.device, func.coalesce(messages.c.agent_id, ""))
+    .group_by(messages.c.device, messages.c.agent_id)
 )
 
 
@@ -278,7 +278,7 @@ def _pair_totals(connection: Connection, since: datetime, until: datetime) -> di
     for edge_since, edge_until in part.edges:
         spans = {"since": edge_since, "until": edge_until}
         for device, agent, *values in connection.execute(_EDGE_PAIRS, spans):
-            counters = pairs[(device, agent)]
+            counters = pairs[(device, agent or "")]
             for index, value in enumerate(values):
                 counters[index] += int(value or 0)
     return pairs

@@ -155,8 +155,8 @@ def _count(rows: list[dict[str, Any]], pair: bool) -> dict[tuple[Any, ...], list
         counts[key][3] += row["audio_bytes"]
         started = (row["session_id"], *owner)
         starts[started] = min(starts.get(started, row["created_at"]), row["created_at"])
-    for (_, *owner), first in starts.items():
-        counts[(*owner, quarter_of(first))][1] += 1
+    for started, first in starts.items():
+        counts[(*started[1:], quarter_of(first))][1] += 1
     return counts
 
 
