@@ -35,6 +35,7 @@ class Changes:
 
 def write_batch(connection: Connection, batch: Batch, now: datetime) -> Changes:
     """Upsert ``batch`` (already normalised) inside the caller's transaction."""
+    rollups.lock(connection)
     changes = Changes()
     # Audio arriving after its message adds its bytes to the message's statistics.
     audio_ids = [a.audio_id for a in batch.audio]

@@ -233,3 +233,13 @@ stats_day_windows = Table(
     Column("devices", Integer, nullable=False, default=0),
     **MYSQL_OPTIONS,
 )
+
+# One row, locked (SELECT ... FOR UPDATE) first thing by every transaction that changes messages
+# on MariaDB / PostgreSQL, so rollup deltas are computed against what the previous writer
+# committed (SQLite has one writer anyway).
+stats_lock = Table(
+    "stats_lock",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    **MYSQL_OPTIONS,
+)

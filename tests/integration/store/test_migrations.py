@@ -34,6 +34,7 @@ HUB_TABLES = {
     "stats_pairs",
     "stats_device_quarters",
     "stats_day_windows",
+    "stats_lock",
 }
 
 

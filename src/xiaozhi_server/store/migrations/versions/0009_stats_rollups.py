@@ -13,6 +13,7 @@ from xiaozhi_server.store import rollups
 from xiaozhi_server.store.tables import (
     stats_day_windows,
     stats_device_quarters,
+    stats_lock,
     stats_pairs,
     stats_quarters,
     stats_running,
@@ -23,7 +24,14 @@ down_revision = "0007"
 branch_labels = None
 depends_on = None
 
-_TABLES = (stats_quarters, stats_running, stats_pairs, stats_device_quarters, stats_day_windows)
+_TABLES = (
+    stats_quarters,
+    stats_running,
+    stats_pairs,
+    stats_device_quarters,
+    stats_day_windows,
+    stats_lock,
+)
 
 
 def upgrade() -> None:
@@ -31,6 +39,7 @@ def upgrade() -> None:
     bind = op.get_bind()
     for table in _TABLES:
         table.create(bind)
+    bind.execute(stats_lock.insert().values(id=1))
     rollups.rebuild(bind)
 
 
