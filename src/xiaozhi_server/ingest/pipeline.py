@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -86,6 +88,15 @@ class Ingestor:
         if staged.prepared is None:
             return None
         return await self._store.run_write(
+            functools.partial(write_for_caller, batch=staged.prepared)
+        )
+
+    async def send(self, staged: Staged) -> Awaitable[Changes | None]:
+        """Hand a staged batch to the store's writer; the awaitable is ``write``'s result.
+        Returns once the writer has the batch, so the caller can stage the next one."""
+        if staged.prepared is None:
+            return asyncio.ensure_future(asyncio.sleep(0, None))
+        return await self._store.submit_write(
             functools.partial(write_for_caller, batch=staged.prepared)
         )
 

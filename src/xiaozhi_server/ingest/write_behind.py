@@ -11,7 +11,7 @@ checkpoint that describes exactly what is stored.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 from xiaozhi_server.domain import Batch
@@ -29,17 +29,17 @@ class WriteBehind:
     def __init__(self, ingestor: Ingestor, settle: Settle) -> None:
         self._ingestor = ingestor
         self._settle = settle
-        self._writing: tuple[Batch, Staged, asyncio.Task[Changes | None]] | None = None
+        self._writing: tuple[Batch, Staged, Awaitable[Changes | None]] | None = None
 
     async def add(self, batch: Batch) -> list[Rejection]:
         """Stage ``batch``, wait for the previous batch's commit, send this one; return the
         records of ``batch`` that cannot be stored (known before it is written)."""
         staged = self._ingestor.stage(batch)
         previous = await self._committed()
-        task = asyncio.create_task(self._ingestor.write(staged), name="write-behind")
-        self._writing = (batch, staged, task)
+        # sent whole before the CPU work below (the previous batch's events, the next
+        # batch's staging), which would otherwise hold up its last bytes
+        self._writing = (batch, staged, await self._ingestor.send(staged))
         if previous is not None:
-            await asyncio.sleep(0)  # the write goes out before the previous batch's events
             self._finish(*previous)
         return staged.rejected
 

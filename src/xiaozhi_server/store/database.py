@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import TypeVar
 
@@ -87,6 +87,16 @@ class Store:
         assert self._write_lock is not None
         async with self._write_lock:
             return await self._thread_writer().run(work)
+
+    async def submit_write(self, work: Callable[[Connection], T]) -> Awaitable[T]:
+        """Like ``run_write``, but return as soon as the writer has ``work``: the awaitable
+        is its result. A caller can then prepare the next unit of work meanwhile."""
+        if isinstance(self._writer, WriterProcess):
+            try:
+                return await self._writer.submit(work)
+            except CannotCross:
+                pass  # run_write runs it in a thread
+        return asyncio.ensure_future(self.run_write(work))
 
     def _thread_writer(self) -> SqliteWriter:
         if isinstance(self._writer, SqliteWriter):

@@ -70,6 +70,12 @@ class WriterProcess:
 
     async def run(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in one transaction in the child; return its result once committed."""
+        return await (await self.submit(work))
+
+    async def submit(self, work: Callable[[Connection], T]) -> asyncio.Future[T]:
+        """Send ``work`` and return once the child has all of it (a large batch takes a
+        while to cross, and the caller's next CPU work must not hold it up); the future
+        is its result, once committed."""
         if self._stream is None:
             await self.start()
         stream = self._stream
@@ -82,16 +88,13 @@ class WriterProcess:
             raise CannotCross(f"{work!r} cannot be sent to the writer process: {exc}") from exc
         # Registered before anything is awaited: if the child ends from here on, the reply
         # reader fails this future (nothing can hang waiting for an answer).
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending[number] = future
-        try:
-            stream.write(data)
-            with contextlib.suppress(ConnectionError):
-                await stream.drain()  # a broken pipe shows as WriterGone on the future
-            result: T = await future
-            return result
-        finally:
-            self._pending.pop(number, None)
+        future.add_done_callback(lambda _: self._pending.pop(number, None))
+        stream.write(data)
+        with contextlib.suppress(ConnectionError):
+            await stream.drain()  # a broken pipe shows as WriterGone on the future
+        return future
 
     async def close(self) -> None:
         """Let the child finish what it was sent, then wait for it to exit."""
@@ -120,6 +123,8 @@ class WriterProcess:
         finally:
             child_end.close()
         reader, self._stream = await asyncio.open_connection(sock=parent_end)
+        # drain() returns only once everything is handed to the kernel (see submit)
+        self._stream.transport.set_write_buffer_limits(high=0)
         self._stream.write(frame(self._url))
         self._reader_task = asyncio.create_task(self._read(reader), name="sqlite-writer-replies")
 
