@@ -36,6 +36,18 @@ def cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProce
     )
 
 
+TEACHER = ("teacher", "viewer", "chalk-123")
+HEAD = ("head", "admin", "office-123")
+
+
+def add_user(
+    user: tuple[str, str, str], env: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """``xiaozhi-server users add NAME --role ROLE --password P`` for ``user``."""
+    name, role, password = user
+    return cli("users", "add", name, "--role", role, "--password", password, env=env, cwd=cwd)
+
+
 @contextmanager
 def running(*args: str, env: dict[str, str], cwd: Path) -> Iterator[tuple[str, Path]]:
     """Run a serving command; yield its base URL and the file its stderr goes to."""
@@ -176,32 +188,9 @@ def _audit_rows(database: Path) -> list[tuple[str, str, str, str]]:
 def test_users_added_from_the_command_line_sign_in_with_their_role(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    added = cli(
-        "users",
-        "add",
-        "teacher",
-        "--role",
-        "viewer",
-        "--password",
-        "chalk-123",
-        env=env,
-        cwd=tmp_path,
-    )
+    added = add_user(TEACHER, env, tmp_path)
     assert added.returncode == 0, added.stderr
-    assert (
-        cli(
-            "users",
-            "add",
-            "head",
-            "--role",
-            "admin",
-            "--password",
-            "office-123",
-            env=env,
-            cwd=tmp_path,
-        ).returncode
-        == 0
-    )
+    assert add_user(HEAD, env, tmp_path).returncode == 0
     with running("serve", env=env, cwd=tmp_path) as (url, _):
         teacher = ("teacher", "chalk-123")
         assert httpx.get(f"{url}/api/v2/auth/me", auth=teacher).json()["role"] == "viewer"
@@ -210,20 +199,8 @@ def test_users_added_from_the_command_line_sign_in_with_their_role(
 
 
 def test_users_list_shows_each_name_with_its_role(env: dict[str, str], tmp_path: Path) -> None:
-    cli(
-        "users",
-        "add",
-        "teacher",
-        "--role",
-        "viewer",
-        "--password",
-        "chalk-123",
-        env=env,
-        cwd=tmp_path,
-    )
-    cli(
-        "users", "add", "head", "--role", "admin", "--password", "office-123", env=env, cwd=tmp_path
-    )
+    add_user(TEACHER, env, tmp_path)
+    add_user(HEAD, env, tmp_path)
     lines = cli("users", "list", env=env, cwd=tmp_path).stdout.splitlines()
     assert [line.split()[:2] for line in lines] == [["head", "admin"], ["teacher", "viewer"]]
 
@@ -231,17 +208,7 @@ def test_users_list_shows_each_name_with_its_role(env: dict[str, str], tmp_path:
 def test_users_passwd_asks_twice_without_echo_when_no_password_is_given(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    cli(
-        "users",
-        "add",
-        "teacher",
-        "--role",
-        "viewer",
-        "--password",
-        "chalk-123",
-        env=env,
-        cwd=tmp_path,
-    )
+    add_user(TEACHER, env, tmp_path)
     changed = subprocess.run(
         [sys.executable, "-m", "xiaozhi_server", "users", "passwd", "teacher"],
         input="marker-456\nmarker-456\n",
@@ -259,20 +226,8 @@ def test_users_passwd_asks_twice_without_echo_when_no_password_is_given(
 def test_users_remove_refuses_the_last_admin_and_removes_others(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    cli(
-        "users", "add", "head", "--role", "admin", "--password", "office-123", env=env, cwd=tmp_path
-    )
-    cli(
-        "users",
-        "add",
-        "teacher",
-        "--role",
-        "viewer",
-        "--password",
-        "chalk-123",
-        env=env,
-        cwd=tmp_path,
-    )
+    add_user(HEAD, env, tmp_path)
+    add_user(TEACHER, env, tmp_path)
     refused = cli("users", "remove", "head", env=env, cwd=tmp_path)
     assert refused.returncode == 1
     assert (
@@ -286,17 +241,7 @@ def test_users_remove_refuses_the_last_admin_and_removes_others(
 def test_user_changes_from_the_command_line_are_audited_as_local(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    cli(
-        "users",
-        "add",
-        "teacher",
-        "--role",
-        "viewer",
-        "--password",
-        "chalk-123",
-        env=env,
-        cwd=tmp_path,
-    )
+    add_user(TEACHER, env, tmp_path)
     cli("users", "passwd", "teacher", "--password", "chalk-456", env=env, cwd=tmp_path)
     cli("users", "role", "teacher", "admin", env=env, cwd=tmp_path)
     assert _audit_rows(tmp_path / "hub.db") == [

@@ -17,6 +17,11 @@ from xiaozhi_server.privacy import erasure
 from xiaozhi_server.privacy.erasure import Kind
 from xiaozhi_server.services import Services, get_services
 
+# The answers each target's preview and erasure share: a bad id, or one the store never saw.
+_UNKNOWN_SESSION = errors(400, 404, not_found="No session with this id.")
+_UNKNOWN_DEVICE = errors(400, 404, not_found="No device with this MAC or upstream id.")
+_UNKNOWN_AGENT = errors(400, 404, not_found="No agent with this id.")
+
 router = APIRouter(prefix="/api/v2", tags=["erasure"], dependencies=[Depends(require_admin)])
 
 
@@ -87,7 +92,7 @@ async def _erase(
 
 @router.get(
     "/sessions/{session_id}/erasure",
-    responses=errors(400, 404, not_found="No session with this id."),
+    responses=_UNKNOWN_SESSION,
 )
 async def preview_session_erasure(
     session_id: Annotated[SessionPath, Path(description="session id")],
@@ -97,9 +102,7 @@ async def preview_session_erasure(
     return await _preview(services, "session", session_id)
 
 
-@router.delete(
-    "/sessions/{session_id}", responses=errors(400, 404, not_found="No session with this id.")
-)
+@router.delete("/sessions/{session_id}", responses=_UNKNOWN_SESSION)
 async def erase_session(
     session_id: Annotated[SessionPath, Path(description="session id")],
     request: Request,
@@ -112,7 +115,7 @@ async def erase_session(
 
 @router.get(
     "/devices/{device_id}/erasure",
-    responses=errors(400, 404, not_found="No device with this MAC or upstream id."),
+    responses=_UNKNOWN_DEVICE,
 )
 async def preview_device_erasure(
     device_id: Annotated[DevicePath, Path(description="device id")],
@@ -124,7 +127,7 @@ async def preview_device_erasure(
 
 @router.delete(
     "/devices/{device_id}",
-    responses=errors(400, 404, not_found="No device with this MAC or upstream id."),
+    responses=_UNKNOWN_DEVICE,
 )
 async def erase_device(
     device_id: Annotated[DevicePath, Path(description="device id")],
@@ -137,9 +140,7 @@ async def erase_device(
     return await _erase(request, services, principal, "device", device_id)
 
 
-@router.get(
-    "/agents/{agent_id}/erasure", responses=errors(400, 404, not_found="No agent with this id.")
-)
+@router.get("/agents/{agent_id}/erasure", responses=_UNKNOWN_AGENT)
 async def preview_agent_erasure(
     agent_id: Annotated[AgentPath, Path(description="agent id")],
     services: Services = Depends(get_services),
@@ -148,7 +149,7 @@ async def preview_agent_erasure(
     return await _preview(services, "agent", agent_id)
 
 
-@router.delete("/agents/{agent_id}", responses=errors(400, 404, not_found="No agent with this id."))
+@router.delete("/agents/{agent_id}", responses=_UNKNOWN_AGENT)
 async def erase_agent(
     agent_id: Annotated[AgentPath, Path(description="agent id")],
     request: Request,
