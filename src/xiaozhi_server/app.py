@@ -22,9 +22,12 @@ from xiaozhi_server.api import (
     export,
     features,
     health,
+    marks,
     metrics,
     search,
     sessions,
+    share_page,
+    shares,
     sign_in,
     stats,
     sync_status,
@@ -117,6 +120,9 @@ def _mount_routes(app: FastAPI, settings: Settings) -> None:
         sync_status,
         users,
         audit,
+        marks,
+        shares,
+        share_page,
     ):
         app.include_router(router.router)
     app.include_router(erasure.router)

@@ -95,6 +95,10 @@ class Session(BaseModel):
     last_message_at: Timestamp | None
     first_message_at_local: LocalTime = None
     last_message_at_local: LocalTime = None
+    # Marks (api/marks.py): in session lists and a session's messages.
+    starred: bool | SkipJsonSchema[None] = Field(None, description="starred by a user")
+    note: str | None = Field(None, description="a user's note on the session")
+    tags: list[str] | SkipJsonSchema[None] = Field(None, description="the session's tags")
 
 
 class SessionWithMessages(Session):
