@@ -13,8 +13,10 @@ import * as stats from "./views/stats.js";
 import * as sync from "./views/sync.js";
 import * as users from "./views/users.js";
 import * as audit from "./views/audit.js";
+import * as marks from "./views/marks.js";
+import * as shares from "./views/shares.js";
 
-const ROUTES = { devices, device, session, search, stats, sync, users, audit };
+const ROUTES = { devices, device, session, search, stats, sync, users, audit, marks, shares };
 const main = document.getElementById("main");
 const indicator = document.getElementById("connection");
 let cleanup = null;

@@ -36,6 +36,18 @@ const STRINGS = {
     "erase.question": "删除{target}的 {amounts}？", "erase.done": "已删除{target}的 {amounts}。",
     "erase.irreversible": "删除后无法恢复，同步也不会再把它们带回来。", "erase.failed": "删除失败",
     "erase.kind.session": "会话", "erase.kind.device": "设备", "erase.kind.agent": "智能体",
+    // marks and shares
+    "nav.marks": "书签", "nav.shares": "分享链接", "marks.title": "星标、标签和备注",
+    "marks.star": "加星标", "marks.starred": "已加星标", "marks.tags": "标签", "marks.tagsHint": "用逗号分隔",
+    "marks.note": "备注", "marks.save": "保存", "marks.saved": "已保存", "marks.failed": "未保存",
+    "marks.editMessage": "备注和标签", "marks.filterStar": "星标", "marks.anyStar": "全部会话",
+    "marks.onlyStarred": "已加星标", "marks.notStarred": "未加星标", "marks.tag": "标签", "marks.filter": "筛选",
+    "marks.none": "没有符合条件的会话", "action.mark": "标记", "action.share": "创建分享", "action.share_revoke": "撤销分享",
+    "share.create": "创建分享链接", "share.days": "有效期", "share.daysN": "{n} 天", "share.url": "分享链接",
+    "share.copy": "复制", "share.copied": "已复制", "share.once": "链接只显示这一次，请现在复制。",
+    "shares.title": "分享链接", "shares.explain": "持有链接的人无需登录即可只读查看该会话（含录音），直到过期或被撤销。",
+    "shares.session": "会话", "shares.by": "创建者", "shares.created": "创建时间", "shares.expires": "到期时间",
+    "shares.state": "状态", "shares.active": "有效", "shares.expired": "已过期", "shares.revoke": "撤销", "shares.none": "没有分享链接",
   },
   en: {
     brand: "Xiaozhi chat history", "nav.devices": "Devices", "nav.search": "Search", "nav.stats": "Statistics",
@@ -72,6 +84,18 @@ const STRINGS = {
     "erase.question": "Erase {amounts} of {target}?", "erase.done": "Erased {amounts} of {target}.",
     "erase.irreversible": "This cannot be undone, and no sync will bring it back.", "erase.failed": "Not erased",
     "erase.kind.session": "session", "erase.kind.device": "device", "erase.kind.agent": "agent",
+    // marks and shares
+    "nav.marks": "Bookmarks", "nav.shares": "Share links", "marks.title": "Star, tags and note",
+    "marks.star": "Star", "marks.starred": "Starred", "marks.tags": "Tags", "marks.tagsHint": "comma-separated",
+    "marks.note": "Note", "marks.save": "Save", "marks.saved": "Saved", "marks.failed": "Not saved",
+    "marks.editMessage": "Note and tags", "marks.filterStar": "Star", "marks.anyStar": "All sessions",
+    "marks.onlyStarred": "Starred", "marks.notStarred": "Not starred", "marks.tag": "Tag", "marks.filter": "Filter",
+    "marks.none": "No sessions match", "action.mark": "marked", "action.share": "share created", "action.share_revoke": "share revoked",
+    "share.create": "Create share link", "share.days": "Valid for", "share.daysN": "{n} days", "share.url": "Share link",
+    "share.copy": "Copy", "share.copied": "Copied", "share.once": "The link is shown only this once: copy it now.",
+    "shares.title": "Share links", "shares.explain": "Whoever holds a link sees that session read-only (audio included) without signing in, until it expires or is revoked.",
+    "shares.session": "Session", "shares.by": "Created by", "shares.created": "Created", "shares.expires": "Expires",
+    "shares.state": "State", "shares.active": "active", "shares.expired": "expired", "shares.revoke": "Revoke", "shares.none": "No share links",
   },
 };
 

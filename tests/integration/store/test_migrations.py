@@ -30,6 +30,9 @@ HUB_TABLES = {
     "admin_sessions",
     "audit_log",
     "erasures",
+    "marks",
+    "mark_tags",
+    "shares",
 }
 
 

@@ -3,6 +3,7 @@ import { api, query } from "../api.js";
 import { el } from "../dom.js";
 import { t, when } from "../i18n.js";
 import { eraseButton } from "../erasure.js";
+import { markBadges } from "../marks.js";
 
 export async function render(main, { feed, arg: mac }) {
   const page = await api("/api/v2/sessions" + query({ device: mac, limit: 50, ...textParams() }));
@@ -10,7 +11,7 @@ export async function render(main, { feed, arg: mac }) {
   const rows = new Map();
   const put = (session, first) => {
     const row = el("tr", {},
-      el("td", {}, el("a", { href: `#/session/${encodeURIComponent(session.session_id)}` }, session.title || t("untitled"))),
+      el("td", {}, el("a", { href: `#/session/${encodeURIComponent(session.session_id)}` }, session.title || t("untitled")), " ", ...markBadges(session)),
       el("td", {}, when(session.last_message_at)), el("td", { class: "num" }, session.message_count));
     rows.get(session.session_id)?.remove();
     rows.set(session.session_id, row);

@@ -4,6 +4,7 @@ import { el } from "../dom.js";
 import { t, when } from "../i18n.js";
 import { exportLinks } from "./device.js";
 import { eraseButton } from "../erasure.js";
+import { marksPanel, messageMarks } from "../marks.js";
 
 const KINDS = { 1: "user", 2: "agent", 3: "tool" };
 
@@ -41,11 +42,13 @@ export async function render(main, { feed, arg: sessionId }) {
     el("div", { class: "tools" }, exportLinks({ session: sessionId }), eraseButton("session", sessionId, () => {
       location.hash = session.device ? `#/device/${encodeURIComponent(session.device)}` : "#/devices";
     })),
+    await marksPanel(sessionId),
     list, marker);
   page.items.forEach((m) => add(m, false));
   loaded = true;
   pending.forEach((m) => add(m, true));
-  return () => { off?.(); window.removeEventListener("scroll", onScroll); };
+  const unmark = await messageMarks(list, sessionId);
+  return () => { off?.(); unmark(); window.removeEventListener("scroll", onScroll); };
 }
 
 function bubble(message) {
