@@ -16,7 +16,7 @@ from tests.support.stores import KINDS, empty_store_url
 
 VIEWER_TOKEN = "viewer-token"
 SEEDED_SESSIONS = ("s-weather", "s-music", "s-english")
-NOTHING = {"starred": False, "note": None, "tags": []}
+NOTHING: dict[str, object] = {"starred": False, "note": None, "tags": []}
 
 
 @pytest.fixture(scope="module", params=KINDS)
