@@ -33,6 +33,7 @@ HUB_TABLES = {
     "marks",
     "mark_tags",
     "shares",
+    "write_lock",
 }
 
 

@@ -1,7 +1,7 @@
 """Stars, notes and tags on sessions and messages; read-only share links to a session.
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-01
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from xiaozhi_server.store.types import UtcDateTime
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
@@ -62,7 +62,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to revision 0007: every star, note, tag and share link goes."""
+    """Back to revision 0008: every star, note, tag and share link goes."""
     op.drop_index("ix_shares_session_id", table_name="shares")
     op.drop_table("shares")
     op.drop_index("ix_mark_tags_message_id", table_name="mark_tags")
