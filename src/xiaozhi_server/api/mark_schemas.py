@@ -21,9 +21,18 @@ MAX_SHARE_DAYS = 90
 # Spaces as str.isspace() knows them; a tag neither starts nor ends with one, and holds no
 # comma (tags are listed comma-separated in CSV exports) and no control character.
 _SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-_NOT_IN_TAG = r",\x00-\x1f\x7f-\x9f\ud800-\udfff"
+_NOT_IN_TAG = r",\x00-\x1f\x7f-\x9f"
 TAG_PATTERN = rf"^[^{_NOT_IN_TAG}{_SPACE}](?:[^{_NOT_IN_TAG}]*[^{_NOT_IN_TAG}{_SPACE}])?$"
-NOTE_PATTERN = r"^[^\u0000\ud800-\udfff]*$"
+NOTE_PATTERN = r"^[^\u0000]*$"
+
+
+def _encodable(value: str) -> bool:
+    """False for a lone surrogate (JSON can carry one; no database can store it)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _tag(value: str) -> str:
@@ -33,12 +42,16 @@ def _tag(value: str) -> str:
             f"a tag is 1 to {TAG_LEN} characters, without commas, control characters "
             "or spaces at either end",
         )
+    if not _encodable(value):
+        raise PydanticCustomError("tag", "must be valid Unicode text")
     return value
 
 
 def _note(value: str) -> str:
     if not re.fullmatch(NOTE_PATTERN, value):
         raise PydanticCustomError("note", "must not contain NUL characters")
+    if not _encodable(value):
+        raise PydanticCustomError("note", "must be valid Unicode text")
     return value
 
 
@@ -61,7 +74,8 @@ Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS, description=f"at most {MA
 class _Change(BaseModel):
     """Only the fields given change; at least one must be."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+    # Strict: 0 is not false, "7" is not 7 (the schema says boolean and integer).
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"minProperties": 1})
 
     note: Note | None = Field(None, description="the note; null or empty removes it")
     tags: Tags = Field(default_factory=list, description="the whole new set of tags")
@@ -121,7 +135,7 @@ class TagList(BaseModel):
 class ShareRequest(BaseModel):
     """How long the link works."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     expires_in_days: int = Field(
         DEFAULT_SHARE_DAYS, ge=1, le=MAX_SHARE_DAYS, description="1 to 90 days (default 7)"

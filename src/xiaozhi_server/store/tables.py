@@ -194,7 +194,6 @@ erasures = Table(
     **MYSQL_OPTIONS,
 )
 
-<<<<<<< HEAD
 # Stars, notes and tags (store/marks.py): on a session (message_id 0) or on one message.
 NOTE_LEN = 4000
 TAG_LEN = 32
@@ -236,13 +235,14 @@ shares = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("created_by", String(64), nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
-=======
+    **MYSQL_OPTIONS,
+)
+
 # One row, locked first by every write transaction on MariaDB / PostgreSQL (store/write_lock.py),
 # so writers from several instances take turns instead of deadlocking on each other's rows.
 write_lock = Table(
     "write_lock",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
->>>>>>> main
     **MYSQL_OPTIONS,
 )

@@ -163,3 +163,22 @@ def test_bad_changes_are_400_naming_the_field(
 
 def test_a_tag_filter_outside_the_tag_rules_is_400(admin: httpx.Client) -> None:
     assert_bad_parameter(admin.get("/api/v2/sessions", params={"tag": "a,b"}), "tag")
+
+
+@pytest.mark.parametrize(
+    ("body", "parameter"),
+    [({"starred": 0}, "starred"), ({"tags": "a"}, "tags"), ({"note": 5}, "note")],
+)
+def test_values_of_the_wrong_type_are_400_not_converted(
+    admin: httpx.Client, body: dict[str, Any], parameter: str
+) -> None:
+    assert_bad_parameter(admin.patch("/api/v2/sessions/s-music/marks", json=body), parameter)
+
+
+def test_a_lone_surrogate_in_a_note_is_400(admin: httpx.Client) -> None:
+    answer = admin.patch(
+        "/api/v2/sessions/s-music/marks",
+        content=b'{"note": "\\ud800"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert_bad_parameter(answer, "note")

@@ -193,3 +193,8 @@ async def stored_shares(app: LiveApp) -> list[dict[str, object]]:
             return [dict(row._mapping) for row in await connection.execute(select(shares))]
     finally:
         await store.close()
+
+
+def test_days_as_text_are_400_not_converted(admin: httpx.Client) -> None:
+    answer = admin.post("/api/v2/sessions/s-weather/share", json={"expires_in_days": "7"})
+    assert answer.status_code == 400
