@@ -9,7 +9,15 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from xiaozhi_server.api.contract import Timestamp
@@ -132,13 +140,24 @@ class TagList(BaseModel):
     items: list[TagCount]
 
 
+def _number(value: object) -> object:
+    if isinstance(value, (str, bool)):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
 class ShareRequest(BaseModel):
     """How long the link works."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    expires_in_days: int = Field(
-        DEFAULT_SHARE_DAYS, ge=1, le=MAX_SHARE_DAYS, description="1 to 90 days (default 7)"
+    # A JSON number with no fraction (7 or 7.0, as JSON Schema's integer), never text.
+    expires_in_days: Annotated[int, BeforeValidator(_number)] = Field(
+        DEFAULT_SHARE_DAYS,
+        ge=1,
+        le=MAX_SHARE_DAYS,
+        strict=False,
+        description="1 to 90 days (default 7)",
     )
 
 

@@ -198,3 +198,10 @@ async def stored_shares(app: LiveApp) -> list[dict[str, object]]:
 def test_days_as_text_are_400_not_converted(admin: httpx.Client) -> None:
     answer = admin.post("/api/v2/sessions/s-weather/share", json={"expires_in_days": "7"})
     assert answer.status_code == 400
+
+
+def test_days_as_a_whole_json_number_with_a_fraction_part_are_accepted(
+    admin: httpx.Client,
+) -> None:
+    answer = admin.post("/api/v2/sessions/s-weather/share", json={"expires_in_days": 3.0})
+    assert answer.status_code == 201
