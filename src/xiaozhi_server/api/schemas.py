@@ -73,7 +73,10 @@ class Message(BaseModel):
     session_id: str
     agent_id: str | None
     chat_type: int = Field(description="1 user, 2 agent, 3 tool")
-    content: str
+    speaker: str | None = Field(
+        description="user turns: who spoke, when the core's voiceprint recognition named them"
+    )
+    content: str = Field(description="the text as said (plain text, also with a speaker)")
     audio_id: str | None
     created_at: Timestamp
     source: str

@@ -44,6 +44,7 @@ async def search_messages(
     chat_type: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    speaker: str | None = None,
 ) -> list[dict[str, Any]]:
     """Messages containing ``query`` (case-insensitive), newest first, after the filters."""
     statement = select(messages).order_by(messages.c.id.desc()).limit(limit)
@@ -60,6 +61,8 @@ async def search_messages(
         statement = statement.where(messages.c.created_at >= since)
     if until is not None:
         statement = statement.where(messages.c.created_at < until)
+    if speaker is not None:
+        statement = statement.where(messages.c.speaker == speaker)
     async with store.read() as connection:
         return [dict(row._mapping) for row in await connection.execute(statement)]
 
