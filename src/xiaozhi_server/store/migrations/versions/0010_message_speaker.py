@@ -6,7 +6,7 @@ With voiceprint recognition on, the core reports a user turn as ``{"speaker": â€
 the key hashes the content as reported, so the same turn arriving again is still a duplicate.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-01
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
