@@ -36,6 +36,12 @@ const STRINGS = {
     "erase.question": "删除{target}的 {amounts}？", "erase.done": "已删除{target}的 {amounts}。",
     "erase.irreversible": "删除后无法恢复，同步也不会再把它们带回来。", "erase.failed": "删除失败",
     "erase.kind.session": "会话", "erase.kind.device": "设备", "erase.kind.agent": "智能体",
+    // whole turns
+    "turns.responseSeconds": "{s} 秒后回复", "turns.responseMinutes": "{m} 分 {s} 秒后回复",
+    "turns.responseTitle": "响应时间：从用户说话到回复的第一句",
+    "stats.responseTimes": "响应时间（P50 / P95）", "stats.day": "日期", "stats.agent": "智能体",
+    "stats.replies": "回复数", "stats.p50": "P50", "stats.p95": "P95", "stats.noReplies": "这段时间没有回复",
+    "stats.unknownAgent": "（未知智能体）", "stats.seconds": "{s} 秒",
   },
   en: {
     brand: "Xiaozhi chat history", "nav.devices": "Devices", "nav.search": "Search", "nav.stats": "Statistics",
@@ -72,6 +78,12 @@ const STRINGS = {
     "erase.question": "Erase {amounts} of {target}?", "erase.done": "Erased {amounts} of {target}.",
     "erase.irreversible": "This cannot be undone, and no sync will bring it back.", "erase.failed": "Not erased",
     "erase.kind.session": "session", "erase.kind.device": "device", "erase.kind.agent": "agent",
+    // whole turns
+    "turns.responseSeconds": "replied in {s} s", "turns.responseMinutes": "replied in {m} min {s} s",
+    "turns.responseTitle": "Response time: from the user's turn to the reply's first sentence",
+    "stats.responseTimes": "Response time (p50 / p95)", "stats.day": "Day", "stats.agent": "Agent",
+    "stats.replies": "Replies", "stats.p50": "p50", "stats.p95": "p95", "stats.noReplies": "No replies in this period",
+    "stats.unknownAgent": "(unknown agent)", "stats.seconds": "{s} s",
   },
 };
 
