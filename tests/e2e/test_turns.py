@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import open_page, sign_in
 from tests.e2e.test_console import report
+from tests.support.core_client import wav_bytes
 from tests.support.live_app import LiveApp
 from tests.support.seed import LIVING_ROOM
 
@@ -157,6 +158,23 @@ def test_a_sentence_arriving_late_joins_its_reply_in_order(page: Page, console: 
     first, second, third = ZH["sentences"]
     expect(sentences).to_have_text([first, "迟到的一句。", second, third])
     expect(page.locator(".bubble.agent.reply")).to_have_count(2)
+
+
+def test_a_recording_opened_in_a_reply_stays_while_the_reply_grows(
+    page: Page, console: LiveApp
+) -> None:
+    session_id = f"turns-{uuid.uuid4().hex[:8]}"
+    t0 = int(time.time() * 1000) - 60_000
+    said = {"mac": LIVING_ROOM, "session_id": session_id}
+    report(console, **said, chat_type=1, content="唱首歌", report_time=t0)
+    report(console, **said, chat_type=2, content="好的。", report_time=t0 + 900, audio=wav_bytes())
+    page.goto(page.url.split("#")[0] + f"#/session/{session_id}")
+    page.click(".bubble.agent .sentence button.play")
+    opened = page.locator(".bubble.agent .sentence audio")
+    opened.evaluate("(audio) => audio.dataset.opened = 'yes'")
+    report(console, **said, chat_type=2, content="小星星，亮晶晶。", report_time=t0 + 1600)
+    expect(page.locator(".bubble.agent .sentence")).to_have_count(2)
+    expect(page.locator(".bubble.agent audio[data-opened='yes']")).to_have_count(1)
 
 
 def _report_time_of(page: Page, index: int) -> int:
