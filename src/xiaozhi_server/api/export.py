@@ -49,6 +49,7 @@ CSV_COLUMNS = [
     "session_id",
     "agent_id",
     "chat_type",
+    "speaker",
     "content",
     "audio_id",
     "source",
@@ -186,6 +187,12 @@ async def _transcript(
                 lines.append(session_heading(row))
             moment = row["created_at"].astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
             content = masker.text(row["content"]) if masker else row["content"]
-            lines.append(f"[{moment}] {SPEAKERS.get(row['chat_type'], '?')}: {content}\n")
+            lines.append(f"[{moment}] {_who(row)}: {content}\n")
             lines.append(message_lines(row))
         yield "".join(lines)
+
+
+def _who(row: dict[str, Any]) -> str:
+    """Who spoke a line: the role, and the speaker's name when voiceprint named one."""
+    role = SPEAKERS.get(row["chat_type"], "?")
+    return f"{role} · {row['speaker']}" if row["speaker"] else role

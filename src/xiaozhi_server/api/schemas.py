@@ -73,7 +73,10 @@ class Message(BaseModel):
     session_id: str
     agent_id: str | None
     chat_type: int = Field(description="1 user, 2 agent, 3 tool")
-    content: str
+    speaker: str | None = Field(
+        description="user turns: who spoke, when the core's voiceprint recognition named them"
+    )
+    content: str = Field(description="the text as said (plain text, also with a speaker)")
     audio_id: str | None
     created_at: Timestamp
     source: str
@@ -196,6 +199,16 @@ class StatsBucket(BaseModel):
     )
 
 
+class ResponseTime(BaseModel):
+    """How long replies took to begin: user turn → the reply's first agent sentence."""
+
+    day: str = Field(description="the user turns' local day (YYYY-MM-DD) in tz")
+    agent_id: str | None = Field(description="the user turns' agent (null: not known)")
+    replies: int = Field(description="user turns answered by at least one agent sentence")
+    p50_ms: int = Field(description="median response time, milliseconds (nearest rank)")
+    p95_ms: int = Field(description="95th percentile response time, milliseconds (nearest rank)")
+
+
 class Stats(BaseModel):
     """Totals per bucket over [from, to)."""
 
@@ -204,6 +217,9 @@ class Stats(BaseModel):
     from_: Timestamp = Field(alias="from")
     to: Timestamp
     buckets: list[StatsBucket]
+    response_times: list[ResponseTime] | SkipJsonSchema[None] = Field(
+        None, description="only with response_times=true: per agent and local day"
+    )
 
 
 class SyncSource(BaseModel):

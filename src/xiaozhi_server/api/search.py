@@ -21,6 +21,7 @@ from xiaozhi_server.api.params import (
     AgentRef,
     DeviceRef,
     SearchText,
+    SpeakerName,
     Time,
     Zone,
     page_limit,
@@ -61,6 +62,9 @@ async def search(
         bool | None, Query(description="only in starred (unstarred) sessions")
     ] = None,
     tag: Annotated[Tag | None, Query(description="the message or its session tagged so")] = None,
+    speaker: Annotated[
+        SpeakerName | None, Query(description="user turns of this speaker (voiceprint name)")
+    ] = None,
     limit: Annotated[int, page_limit("messages")] = 20,
     before_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="next page: the next_before_id of this one")
@@ -90,6 +94,7 @@ async def search(
             to,
             starred=starred,
             tag=tag,
+            speaker=speaker,
         )
 
     page, next_before_id = await _visible_hits(page_of, query, limit, before_id, searched)

@@ -48,6 +48,12 @@ const STRINGS = {
     "shares.title": "分享链接", "shares.explain": "持有链接的人无需登录即可只读查看该会话（含录音），直到过期或被撤销。",
     "shares.session": "会话", "shares.by": "创建者", "shares.created": "创建时间", "shares.expires": "到期时间",
     "shares.state": "状态", "shares.active": "有效", "shares.expired": "已过期", "shares.revoke": "撤销", "shares.none": "没有分享链接",
+    // whole turns
+    "turns.responseSeconds": "{s} 秒后回复", "turns.responseMinutes": "{m} 分 {s} 秒后回复",
+    "turns.responseTitle": "响应时间：从用户说话到回复的第一句",
+    "stats.responseTimes": "响应时间（P50 / P95）", "stats.day": "日期", "stats.agent": "智能体",
+    "stats.replies": "回复数", "stats.p50": "P50", "stats.p95": "P95", "stats.noReplies": "这段时间没有回复",
+    "stats.unknownAgent": "（未知智能体）", "stats.seconds": "{s} 秒",
   },
   en: {
     brand: "Xiaozhi chat history", "nav.devices": "Devices", "nav.search": "Search", "nav.stats": "Statistics",
@@ -96,6 +102,12 @@ const STRINGS = {
     "shares.title": "Share links", "shares.explain": "Whoever holds a link sees that session read-only (audio included) without signing in, until it expires or is revoked.",
     "shares.session": "Session", "shares.by": "Created by", "shares.created": "Created", "shares.expires": "Expires",
     "shares.state": "State", "shares.active": "active", "shares.expired": "expired", "shares.revoke": "Revoke", "shares.none": "No share links",
+    // whole turns
+    "turns.responseSeconds": "replied in {s} s", "turns.responseMinutes": "replied in {m} min {s} s",
+    "turns.responseTitle": "Response time: from the user's turn to the reply's first sentence",
+    "stats.responseTimes": "Response time (p50 / p95)", "stats.day": "Day", "stats.agent": "Agent",
+    "stats.replies": "Replies", "stats.p50": "p50", "stats.p95": "p95", "stats.noReplies": "No replies in this period",
+    "stats.unknownAgent": "(unknown agent)", "stats.seconds": "{s} s",
   },
 };
 

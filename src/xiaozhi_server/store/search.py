@@ -47,6 +47,7 @@ async def search_messages(
     until: datetime | None = None,
     starred: bool | None = None,
     tag: str | None = None,
+    speaker: str | None = None,
 ) -> list[dict[str, Any]]:
     """Messages containing ``query`` (case-insensitive), newest first, after the filters
     (``starred`` and ``tag``: marks, as store/marks.py matches them)."""
@@ -65,6 +66,8 @@ async def search_messages(
         statement = statement.where(messages.c.created_at >= since)
     if until is not None:
         statement = statement.where(messages.c.created_at < until)
+    if speaker is not None:
+        statement = statement.where(messages.c.speaker == speaker)
     async with store.read() as connection:
         return [dict(row._mapping) for row in await connection.execute(statement)]
 

@@ -27,6 +27,7 @@ SESSION_LEN = 64
 AGENT_LEN = 32
 AUDIO_ID_LEN = 32
 SOURCE_LEN = 16
+SPEAKER_LEN = 128
 
 metadata = MetaData(
     naming_convention={
@@ -50,6 +51,8 @@ messages = Table(
     Column("session_id", String(SESSION_LEN), nullable=False),
     Column("chat_type", SmallInteger, nullable=False),
     Column("content", LongText, nullable=False),
+    # Who spoke a user turn, when voiceprint recognition named them (ingest/speaker.py).
+    Column("speaker", String(SPEAKER_LEN), nullable=True),
     Column("audio_id", String(AUDIO_ID_LEN), nullable=True, index=True),
     Column("created_at", UtcDateTime, nullable=False, index=True),
     Column("ingested_at", UtcDateTime, nullable=False),

@@ -30,6 +30,6 @@ export async function render(main, { arg }) {
   for (const hit of found.items) {
     results.append(el("li", {},
       el("a", { href: `#/session/${encodeURIComponent(hit.session_id)}` }, ...highlighted(hit.snippet, hit.highlights)),
-      el("span", { class: "meta" }, ` ${t(`speaker.${hit.chat_type}`)} · ${hit.device} · ${when(hit.created_at)}`)));
+      el("span", { class: "meta" }, ` ${[t(`speaker.${hit.chat_type}`), hit.speaker, hit.device, when(hit.created_at)].filter(Boolean).join(" · ")}`)));
   }
 }

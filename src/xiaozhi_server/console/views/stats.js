@@ -2,6 +2,7 @@ import { api, query } from "../api.js";
 import { barChart, shareBar } from "../charts.js";
 import { el } from "../dom.js";
 import { t } from "../i18n.js";
+import { responseTimesSection } from "./response_times.js";
 
 export async function render(main) {
   const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -9,7 +10,7 @@ export async function render(main) {
   const from = new Date(to.getFullYear(), to.getMonth(), to.getDate() - 13);
   const range = { from: from.toISOString(), to: to.toISOString(), tz };
   const [days, devices] = await Promise.all([
-    api("/api/v2/stats" + query({ group_by: "day", ...range })),
+    api("/api/v2/stats" + query({ group_by: "day", response_times: true, ...range })),
     api("/api/v2/stats" + query({ group_by: "device", ...range })),
   ]);
   const label = (key) => key.slice(5);
@@ -19,5 +20,6 @@ export async function render(main) {
     el("section", {}, el("h2", {}, t("stats.perDay")), barChart(t("stats.perDay"), days.buckets.map((b) => ({ label: label(b.key), value: b.messages })))),
     el("section", {}, el("h2", {}, t("stats.devices")), barChart(t("stats.devices"), days.buckets.map((b) => ({ label: label(b.key), value: b.active_devices })))),
     el("section", {}, el("h2", {}, t("stats.busiest")), barChart(t("stats.busiest"), devices.buckets.slice(0, 8).map((b) => ({ label: (b.key ?? "").slice(-5), value: b.messages })))),
-    el("section", {}, el("h2", {}, t("stats.toolShare")), shareBar(t("stats.toolShare"), messages ? tools / messages : 0)));
+    el("section", {}, el("h2", {}, t("stats.toolShare")), shareBar(t("stats.toolShare"), messages ? tools / messages : 0)),
+    responseTimesSection(days.response_times ?? []));
 }

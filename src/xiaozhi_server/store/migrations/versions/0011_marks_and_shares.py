@@ -1,7 +1,7 @@
 """Stars, notes and tags on sessions and messages; read-only share links to a session.
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 Create Date: 2026-12-01
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from xiaozhi_server.store.types import UtcDateTime
 
 revision = "0011"
-down_revision = "0008"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
