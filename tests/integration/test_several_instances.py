@@ -29,6 +29,8 @@ pytestmark = pytest.mark.parametrize("store_url", ["mariadb", "postgresql"], ind
 REPORT = "/xiaozhi/agent/chat-history/report"
 INSTANCES = 3
 SYNC_INTERVAL = 3.0
+# Longer than an instance keeps retrying to publish an event (then it drops it).
+REDIS_DOWN_SECONDS = 10.0
 
 
 @pytest.fixture
@@ -130,5 +132,40 @@ async def test_a_client_on_each_instance_sees_every_report(
         finally:
             for watcher in watchers:
                 await watcher.__aexit__()
+    for watcher in watchers:
+        assert sorted(watcher.ids) == sorted(everything)  # each once
+
+
+async def test_after_a_redis_restart_every_client_ends_with_every_event(
+    hubs: list[Instance], store_url: str, redis_server: RedisServer
+) -> None:
+    bodies = turns(150)
+    halfway = asyncio.Event()
+
+    async def keep_reporting(client: httpx.AsyncClient) -> None:
+        for n, body in enumerate(bodies):
+            await report(client, hubs[n % INSTANCES], body)
+            if n == len(bodies) // 3:
+                halfway.set()
+            await asyncio.sleep(0.02)
+
+    watchers = [Watcher(feed_url(hub.base_url)) for hub in hubs]
+    for watcher in watchers:
+        await watcher.__aenter__()
+    try:
+        async with httpx.AsyncClient(timeout=60) as client:
+            reporting = asyncio.create_task(keep_reporting(client))
+            await halfway.wait()
+            await asyncio.to_thread(redis_server.stop)
+            await asyncio.sleep(REDIS_DOWN_SECONDS)  # reports go on meanwhile
+            await asyncio.to_thread(redis_server.start)
+            await reporting
+        everything = await stored_ids(store_url)
+        assert len(everything) == len(bodies)
+        for watcher in watchers:
+            await watcher.wait_for(everything)
+    finally:
+        for watcher in watchers:
+            await watcher.__aexit__()
     for watcher in watchers:
         assert sorted(watcher.ids) == sorted(everything)  # each once

@@ -76,6 +76,7 @@ class Watcher:
         self.reconnects = 0
         self._task: asyncio.Task[None] | None = None
         self._welcomed = asyncio.Event()
+        self._arrived = asyncio.Event()
 
     async def __aenter__(self) -> Watcher:
         self._task = asyncio.create_task(self._watch())
@@ -105,6 +106,7 @@ class Watcher:
                 await connection.send(json.dumps({"type": "resume", "since": max(self.ids)}))
             elif message["type"] == "chat_update":
                 self.ids.append(message["data"]["id"])
+                self._arrived.set()
             self._welcomed.set()
 
     async def wait_for(self, ids: set[int], within: float = 60.0) -> None:
@@ -112,10 +114,12 @@ class Watcher:
         try:
             async with asyncio.timeout(within):
                 while not ids <= set(self.ids):
-                    await asyncio.sleep(0.05)
+                    self._arrived.clear()
+                    await self._arrived.wait()
         except TimeoutError:
             missing = sorted(ids - set(self.ids))
-            raise AssertionError(f"{self.url}: {len(missing)} never arrived: {missing[:20]}")
+            message = f"{self.url}: {len(missing)} never arrived: {missing[:20]}"
+            raise AssertionError(message) from None
 
 
 __all__ = ["Watcher", "collect", "connect", "feed_url", "messages_in", "next_of", "receive"]

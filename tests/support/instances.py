@@ -112,5 +112,6 @@ def wait_until_ready(instance: Instance, timeout: float = 60.0) -> None:
 
 
 def log_of(instances: list[Instance]) -> str:
-    """Every instance's output, for an assertion's message."""
-    return "\n".join(f"--- {i.name}\n{i.log.read_text(errors='replace')[-4000:]}" for i in instances)
+    """The end of every instance's output, for an assertion's message."""
+    tails = (f"--- {i.name}\n{i.log.read_text(errors='replace')[-4000:]}" for i in instances)
+    return "\n".join(tails)

@@ -187,10 +187,10 @@ class RedisServer:
 
     def start(self) -> None:
         """Start it (again) and wait until it listens."""
-        options = ["--save", "", "--appendonly", "no", "--protected-mode", "yes"]
+        listen = ["--port", str(self.port), "--bind", "127.0.0.1", "--protected-mode", "yes"]
+        nothing_kept = ["--save", "", "--appendonly", "no", "--dir", str(self._base)]
         self._process = subprocess.Popen(
-            [require_binary("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1"]
-            + [*options, "--dir", str(self._base)],
+            [require_binary("redis-server"), *listen, *nothing_kept],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -101,4 +101,5 @@ async def _lock(connection: AsyncConnection) -> None:
 async def _unlock(connection: AsyncConnection) -> None:
     # MySQL's DDL commits as it goes: its lock belongs to the session, so give it back.
     if connection.dialect.name not in ("sqlite", "postgresql"):
-        await connection.execute(text("SELECT RELEASE_LOCK(:name)").bindparams(name=_MIGRATION_LOCK))
+        release = text("SELECT RELEASE_LOCK(:name)").bindparams(name=_MIGRATION_LOCK)
+        await connection.execute(release)
