@@ -22,6 +22,7 @@ from tests.support.feed_client import Watcher, feed_url
 from tests.support.instances import Instance, instance_environment, log_of, running_instances
 from tests.support.servers import RedisServer
 from tests.support.upstream import Upstream, generate
+from tests.support.upstream import Upstream, generate
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.tables import messages
 
@@ -134,6 +135,55 @@ async def test_a_client_on_each_instance_sees_every_report(
                 await watcher.__aexit__()
     for watcher in watchers:
         assert sorted(watcher.ids) == sorted(everything)  # each once
+
+
+async def leader_among(instances: list[Instance], within: float = 60.0) -> Instance:
+    """The instance whose ``xiaozhi_sync_leader`` is 1, once there is one."""
+    async with asyncio.timeout(within):
+        while True:
+            for instance in instances:
+                if await asyncio.to_thread(instance.metric, "xiaozhi_sync_leader") == 1:
+                    return instance
+            await asyncio.sleep(0.05)
+
+
+async def upstream_rows(upstream: Upstream) -> list[tuple[Any, ...]]:
+    """Every upstream chat row as the hub keys it: (id, mac, session, chat type, content)."""
+    return sorted((r[0], r[1].lower(), r[2], r[3], r[4]) for r in await upstream.rows())
+
+
+async def copied_rows(store_url: str) -> list[tuple[Any, ...]]:
+    """The same fields of every message the hub holds (a duplicate would appear twice)."""
+    columns = (messages.c.source_id, messages.c.device, messages.c.session_id)
+    return await stored(store_url, *columns, messages.c.chat_type, messages.c.content)
+
+
+async def test_when_the_leading_syncer_is_killed_another_instance_takes_over_within_two_intervals(
+    store_url: str, redis_server: RedisServer, upstream: Upstream, tmp_path: Path
+) -> None:
+    total = await generate(upstream, devices=40, sessions=1500, seed=7)
+    sync = {
+        "XIAOZHI_SYNC_SERVICE__ENABLED": "true",
+        "XIAOZHI_SYNC_SERVICE__INTERVAL": str(SYNC_INTERVAL),
+        "XIAOZHI_SYNC_SERVICE__BATCH_SIZE": "10",
+    }
+    database = {k: v for k, v in upstream.environment(store_url).items() if "__DB__" in k}
+    env = instance_environment(store_url, redis_server.url, **sync, **database)
+    with running_instances(INSTANCES, env, tmp_path) as hubs:
+        leader = await leader_among(hubs)
+        copied_before_the_kill = len(await stored_ids(store_url))
+        leader.kill()
+        killed_at = time.monotonic()
+        successor = await leader_among([hub for hub in hubs if hub is not leader])
+        took = time.monotonic() - killed_at
+        expected = await upstream_rows(upstream)
+        async with asyncio.timeout(300):
+            while len(copied := await copied_rows(store_url)) < total:
+                await asyncio.sleep(0.5)
+        assert successor.alive
+    assert 0 < copied_before_the_kill < total, "the kill did not land mid-pass: more rows"
+    assert took <= 2 * SYNC_INTERVAL, log_of(hubs)
+    assert copied == expected  # nothing lost, nothing twice
 
 
 async def test_after_a_redis_restart_every_client_ends_with_every_event(
