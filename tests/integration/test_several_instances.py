@@ -22,7 +22,6 @@ from tests.support.feed_client import Watcher, feed_url
 from tests.support.instances import Instance, instance_environment, log_of, running_instances
 from tests.support.servers import RedisServer
 from tests.support.upstream import Upstream, generate
-from tests.support.upstream import Upstream, generate
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.tables import messages
 
@@ -178,7 +177,10 @@ async def test_when_the_leading_syncer_is_killed_another_instance_takes_over_wit
         took = time.monotonic() - killed_at
         expected = await upstream_rows(upstream)
         async with asyncio.timeout(300):
-            while len(copied := await copied_rows(store_url)) < total:
+            while True:
+                copied = await copied_rows(store_url)
+                if len(copied) >= total:
+                    break
                 await asyncio.sleep(0.5)
         assert successor.alive
     assert 0 < copied_before_the_kill < total, "the kill did not land mid-pass: more rows"

@@ -63,8 +63,6 @@ async def collect(connection: ClientConnection, kind: str, quiet: float = 0.5) -
             found.append(message)
 
 
-
-
 class Watcher:
     """A client that keeps watching the feed as the console does: it notes every
     ``chat_update`` id, and when the connection closes it connects again and resumes from

@@ -58,7 +58,9 @@ async def sync_in_background(services: Services) -> None:
     SYNC_LEADER.set(0)
     # A standby tries every interval: the lock is freed the moment the leader dies, so
     # another instance leads within one interval (and has synced within two).
-    while not await leadership.acquire():
+    while True:
+        if await leadership.acquire():
+            break
         await asyncio.sleep(settings.sync_service.interval)
     log.info("this instance leads the upstream sync")
     SYNC_LEADER.set(1)
