@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -37,3 +38,19 @@ def exported_metric_names() -> set[str]:
         names.update(sample.name for sample in metric.samples)
         names.update(metric.name + suffix for suffix in SAMPLE_SUFFIXES.get(metric.type, ()))
     return names
+
+
+def dashboard() -> dict[str, Any]:
+    """The Grafana dashboard, parsed."""
+    data: dict[str, Any] = json.loads((DEPLOY / "grafana" / "xiaozhi-server.json").read_text())
+    return data
+
+
+def dashboard_queries() -> list[str]:
+    """Every PromQL expression of the dashboard."""
+    return [t["expr"] for p in dashboard()["panels"] for t in p.get("targets", [])]
+
+
+def dashboard_metrics() -> set[str]:
+    """Every metric (sample) name the dashboard's queries read from the hubs."""
+    return {name for query in dashboard_queries() for name in METRIC.findall(query)}

@@ -3,7 +3,6 @@ and Grafana files), checked by parsing them: no Docker engine runs here."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +15,9 @@ from tests.unit.deploy.files import (
     IP_ADDRESS,
     METRIC,
     UPSTREAM_NETWORK,
+    dashboard,
+    dashboard_metrics,
+    dashboard_queries,
     exported_metric_names,
     load_yaml,
 )
@@ -170,16 +172,6 @@ def test_prometheus_scrapes_every_hub_on_its_own_with_the_shipped_alerts() -> No
     assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
 
 
-def dashboard() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((DEPLOY / "grafana" / "xiaozhi-server.json").read_text())
-    return data
-
-
-def queries() -> list[str]:
-    """Every PromQL expression of the dashboard."""
-    return [t["expr"] for p in dashboard()["panels"] for t in p.get("targets", [])]
-
-
 def test_the_dashboard_reads_the_provisioned_prometheus() -> None:
     datasource = load_yaml("grafana/provisioning/datasources/prometheus.yml")["datasources"][0]
     panels = [p for p in dashboard()["panels"] if p["type"] != "row"]
@@ -192,7 +184,7 @@ def test_the_dashboard_reads_the_provisioned_prometheus() -> None:
 
 def test_every_dashboard_query_uses_metrics_the_server_registers() -> None:
     known = exported_metric_names()
-    for query in queries():
+    for query in dashboard_queries():
         used = set(METRIC.findall(query))
         assert used or "up{" in query, query
         assert used <= known, f"unknown metrics {used - known} in {query}"
@@ -200,7 +192,6 @@ def test_every_dashboard_query_uses_metrics_the_server_registers() -> None:
 
 
 def test_the_dashboard_watches_what_scaling_out_depends_on() -> None:
-    used = {name for query in queries() for name in METRIC.findall(query)}
     assert {
         "xiaozhi_sync_leader",
         "xiaozhi_sync_lag_seconds",
@@ -208,4 +199,4 @@ def test_the_dashboard_watches_what_scaling_out_depends_on() -> None:
         "xiaozhi_events_dropped_total",
         "xiaozhi_http_request_duration_seconds_bucket",
         "xiaozhi_upstream_calls_total",
-    } <= used
+    } <= dashboard_metrics()
