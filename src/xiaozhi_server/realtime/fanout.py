@@ -200,7 +200,8 @@ class Fanout:
         between instances were lost for a while): every client gets the stored messages
         after it that it was not sent."""
         for client in list(self._members):
-            if client.catch_up is not None:
+            # one that unsubscribed wants nothing, not even what it missed
+            if client.active and client.catch_up is not None:
                 client.catch_up(after_id)
 
     @property
