@@ -13,8 +13,10 @@ import * as stats from "./views/stats.js";
 import * as sync from "./views/sync.js";
 import * as users from "./views/users.js";
 import * as audit from "./views/audit.js";
+import * as live from "./views/live.js";
+import { installKeys } from "./keys.js";
 
-const ROUTES = { devices, device, session, search, stats, sync, users, audit };
+const ROUTES = { devices, device, session, search, stats, sync, users, audit, live };
 const main = document.getElementById("main");
 const indicator = document.getElementById("connection");
 let cleanup = null;
@@ -110,6 +112,7 @@ window.addEventListener("xiaozhi:signed-out", () => feed && showLogin());
 // A handle for diagnostics and tests: the live feed of this page.
 window.xiaozhi = { get feed() { return feed; } };
 
+installKeys();
 translateStatic();
 document.getElementById("lang").textContent = t("lang.switch");
 showConnection("reconnecting");

@@ -4,6 +4,7 @@ import { el } from "../dom.js";
 import { t, when } from "../i18n.js";
 import { exportLinks } from "./device.js";
 import { eraseButton } from "../erasure.js";
+import { jumpToNow } from "../jump.js";
 
 const KINDS = { 1: "user", 2: "agent", 3: "tool" };
 
@@ -45,7 +46,8 @@ export async function render(main, { feed, arg: sessionId }) {
   page.items.forEach((m) => add(m, false));
   loaded = true;
   pending.forEach((m) => add(m, true));
-  return () => { off?.(); window.removeEventListener("scroll", onScroll); };
+  const offJump = jumpToNow(main);
+  return () => { off?.(); offJump(); window.removeEventListener("scroll", onScroll); };
 }
 
 function bubble(message) {
