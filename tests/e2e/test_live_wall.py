@@ -15,8 +15,18 @@ from tests.support.live_app import LiveApp
 from tests.support.seed import KIDS_ROOM, LIVING_ROOM
 
 TEXT = {
-    "zh": {"title": "实时对话墙", "agent": "小智助手", "resume": "继续（2 条新消息）", "tutor": "English Tutor"},
-    "en": {"title": "Live wall", "agent": "小智助手", "resume": "Resume (2 new)", "tutor": "English Tutor"},
+    "zh": {
+        "title": "实时对话墙",
+        "agent": "小智助手",
+        "resume": "继续（2 条新消息）",
+        "tutor": "English Tutor",
+    },
+    "en": {
+        "title": "Live wall",
+        "agent": "小智助手",
+        "resume": "Resume (2 new)",
+        "tutor": "English Tutor",
+    },
 }
 
 
@@ -91,7 +101,8 @@ def test_filtering_by_agent_shows_only_its_devices_turns_even_reported_without_a
 def test_a_chat_type_filter_is_applied_by_the_server(lang_page: Page, console: LiveApp) -> None:
     open_wall(lang_page, "chat_type=1")
     lang_page.evaluate(
-        "() => { window.arrived = []; window.xiaozhi.wall.on('chat_update', (m) => window.arrived.push(m.content)); }"
+        "() => { window.arrived = [];"
+        " window.xiaozhi.wall.on('chat_update', (m) => window.arrived.push(m.content)); }"
     )
     answer, question = unique("an agent's answer"), unique("a user's question")
     report(console, mac=KIDS_ROOM, session_id="wall-types", chat_type=2, content=answer)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, cast, func, not_, null, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, cast, func, not_, null, or_, select
 
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.patterns import contains
@@ -20,8 +20,15 @@ _WITH_AGENT = devices.outerjoin(agents, agents.c.agent_id == devices.c.agent_id)
 # missing value sorts last in either direction (PostgreSQL puts NULL first when descending,
 # SQLite and MySQL when ascending) and names ignore case (as MariaDB's collation does, and
 # SQLite and PostgreSQL do not).
+# Last seen: the later of the last turn and the last connection (as the API shows it).
+_LAST_SEEN = case(
+    (devices.c.last_seen_at.is_(None), devices.c.last_connected_at),
+    (devices.c.last_connected_at.is_(None), devices.c.last_seen_at),
+    (devices.c.last_seen_at >= devices.c.last_connected_at, devices.c.last_seen_at),
+    else_=devices.c.last_connected_at,
+)
 SORTS: dict[str, tuple[ColumnElement[Any], str]] = {
-    "last_seen": (devices.c.last_seen_at, "desc"),
+    "last_seen": (_LAST_SEEN, "desc"),
     "alias": (func.lower(devices.c.alias), "asc"),
     "agent": (func.lower(agents.c.name), "asc"),
     "messages": (devices.c.message_count, "desc"),

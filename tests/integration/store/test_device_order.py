@@ -51,3 +51,12 @@ async def test_reversed_the_device_that_never_spoke_still_comes_last(store: Stor
 async def test_reversed_by_alias_unnamed_devices_still_come_last(store: Store) -> None:
     await three_devices(store, ("Bob", None, "alice"))
     assert await listed(store, "alias", "desc") == [SPOKE, ALSO_SPOKE, SILENT]
+
+
+async def test_a_device_only_connected_lately_counts_as_seen_then(store: Store) -> None:
+    await three_devices(store, ("a", "b", "c"))
+    late = datetime(2026, 11, 3, tzinfo=UTC)
+    await Ingestor(store, EventBus()).ingest(
+        Batch(devices=[DeviceRecord(SILENT, last_connected_at=late)])
+    )
+    assert await listed(store, "last_seen") == [SILENT, ALSO_SPOKE, SPOKE]

@@ -4,7 +4,7 @@
 
 import { api, query } from "../api.js";
 import { el } from "../dom.js";
-import { t, when } from "../i18n.js";
+import { lang, t, when } from "../i18n.js";
 
 const PAGE = 50;
 // Sortable columns: the API's sort and the order a first click asks for.
@@ -97,7 +97,8 @@ function header(column, state) {
 
 function pager(state, total, shown) {
   const first = total ? state.page * PAGE + 1 : 0;
-  const range = t("devices.range").replace("{from}", first).replace("{to}", state.page * PAGE + shown).replace("{total}", total);
+  const number = (n) => n.toLocaleString(lang() === "zh" ? "zh-CN" : "en-GB");
+  const range = t("devices.range").replace("{from}", number(first)).replace("{to}", number(state.page * PAGE + shown)).replace("{total}", number(total));
   return el("nav", { class: "pager", "aria-label": t("devices.pages") },
     el("button", { type: "button", class: "prev", disabled: state.page === 0, onclick: () => go({ ...state, page: state.page - 1 }) }, t("devices.prev")),
     el("span", { class: "range" }, range),
