@@ -41,7 +41,8 @@ async function route() {
   } catch (error) {
     if (error.status !== 401) main.textContent = String(error.message ?? error);
   }
-  main.focus({ preventScroll: true });
+  // To main for screen readers, unless the view put focus on its own field (search).
+  if (!main.contains(document.activeElement)) main.focus({ preventScroll: true });
 }
 
 async function signedIn() {
