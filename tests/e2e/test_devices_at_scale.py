@@ -83,9 +83,10 @@ def words(page: Page, key: str, *values: object) -> str:
 
 
 def rows(page: Page) -> list[str]:
-    return page.locator("table.devices tbody tr").evaluate_all(
+    macs = page.locator("table.devices tbody tr").evaluate_all(
         "(rows) => rows.map((row) => row.dataset.mac)"
     )
+    return [str(mac) for mac in macs]
 
 
 def test_the_device_list_pages_through_ten_thousand_devices(lang_page: Page) -> None:
