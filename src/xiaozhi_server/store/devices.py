@@ -69,7 +69,9 @@ async def list_devices(store: Store, wanted: DeviceQuery) -> tuple[list[dict[str
     """A page of devices (each with its agent's ``agent_name``) and the total matching."""
     query = _filtered(select(devices, _AGENT_NAME).select_from(_WITH_AGENT), wanted)
     page = query.order_by(*_order(wanted)).limit(wanted.limit).offset(wanted.offset)
-    total = _filtered(select(func.count()).select_from(_WITH_AGENT), wanted)
+    # Only a search looks at agent names: the count needs no join without one.
+    counted = _WITH_AGENT if wanted.q else devices
+    total = _filtered(select(func.count()).select_from(counted), wanted)
     async with store.read() as connection:
         rows = [dict(row._mapping) for row in await connection.execute(page)]
         count = int((await connection.execute(total)).scalar_one())

@@ -13,6 +13,7 @@ const BACKLOG = 200;          // stored turns replayed on opening
 const TURNS_PER_DEVICE = 6;   // a card shows this device's last turns
 const MAX_DEVICES = 60;       // cards beyond this (the quietest) leave the wall
 const MAX_WAITING = 5000;     // turns kept while paused; older ones only counted
+const MAX_REMEMBERED = 20000; // ids remembered so that no turn is shown twice
 const KINDS = { 1: "user", 2: "agent", 3: "tool" };
 const MAC = /^[0-9a-f]{2}([:-]?[0-9a-f]{2}){5}$/i;
 
@@ -118,6 +119,8 @@ export async function render(main, { arg }) {
     const agentId = message.agent_id ?? (filters.agent ? (await deviceRow(message.device))?.agent_id : null);
     if (!matches(filters, message, agentId)) return;
     shown.add(message.id);
+    // A wall may stay open for days: remember only the latest ids (a Set keeps their order).
+    if (shown.size > MAX_REMEMBERED) shown.delete(shown.values().next().value);
     // The replayed backlog is shown even when paused: only what is new waits.
     if (!paused || message.id <= (feed.backlogUpTo ?? 0)) return show(message);
     waitingCount += 1;
