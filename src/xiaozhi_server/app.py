@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from xiaozhi_server import __version__
 from xiaozhi_server.api import (
+    agents,
     audio,
     audit,
     console,
@@ -113,6 +114,7 @@ def _mount_routes(app: FastAPI, settings: Settings) -> None:
         sign_in,
         features,
         devices,
+        agents,
         sessions,
         search,
         stats,

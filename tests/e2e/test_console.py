@@ -179,7 +179,7 @@ def test_everything_is_reachable_by_keyboard(page: Page) -> None:
     page.keyboard.press("Tab")
     focused = page.evaluate("() => document.activeElement.tagName")
     assert focused in ("A", "BUTTON", "INPUT", "MAIN")
-    page.locator("nav a").nth(1).focus()
+    page.locator("nav a[href='#/search']").focus()
     page.keyboard.press("Enter")
     expect(page.locator("form.search")).to_be_visible()
 

@@ -1,19 +1,18 @@
 """Stars, notes, tags and share links in the console, in real Chromium, in Chinese and
-English; each page is photographed into docs/img/<page>-<zh|en>.png for docs/console.md."""
+English; each page is photographed for docs/console.md (tests/e2e/screenshots.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import open_page, sign_in
+from tests.e2e.screenshots import shoot
 from tests.support.live_app import LiveApp
 
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 LOCALES = {"zh": "zh-CN", "en": "en-GB"}
 TEXT = {
     "zh": {
@@ -76,11 +75,6 @@ def go(page: Page, route: str) -> None:
     page.goto(page.url.split("#")[0] + "#/" + route)
 
 
-def photograph(page: Page, name: str, language: str) -> None:
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_IMG / f"{name}-{language}.png"), full_page=True)
-
-
 def test_starring_tagging_and_noting_a_session_stays_after_a_reload(
     signed_in: Page, clean: httpx.Client, language: str
 ) -> None:
@@ -95,7 +89,7 @@ def test_starring_tagging_and_noting_a_session_stays_after_a_reload(
     expect(signed_in.locator("section.marks button.star")).to_have_attribute("aria-pressed", "true")
     expect(signed_in.locator("section.marks input.tags")).to_have_value("weather, 投诉")
     expect(signed_in.locator("section.marks textarea.note")).to_have_value("家长说回答太慢")
-    photograph(signed_in, "session-marks", language)
+    shoot(signed_in, "session-marks", full_page=True)
 
 
 def test_a_note_and_tags_on_a_message_show_under_its_bubble(
@@ -127,7 +121,7 @@ def test_the_bookmarks_page_lists_starred_sessions_and_filters_by_tag(
     signed_in.click("form.mark-filters button[type=submit]")
     expect(signed_in.locator("table.marked tbody tr")).to_have_count(1)
     expect(signed_in.locator("tr[data-session='s-english'] .note-cell")).to_have_text("练习口语")
-    photograph(signed_in, "bookmarks", language)
+    shoot(signed_in, "bookmarks", full_page=True)
     signed_in.fill("input[name=tag]", "nobody")
     signed_in.click("form.mark-filters button[type=submit]")
     expect(signed_in.locator("p.empty")).to_have_text(TEXT[language]["none"])
@@ -172,11 +166,11 @@ def test_a_share_link_opens_the_session_without_signing_in_and_the_shares_page_r
     expect(stranger.locator("meta[name=robots]")).to_have_attribute("content", "noindex, nofollow")
     expect(stranger.locator("audio")).to_have_count(1)
     expect(stranger.locator("nav, form, script")).to_have_count(0)
-    photograph(stranger, "share-page", language)
+    shoot(stranger, "share-page", full_page=True)
 
     go(signed_in, "shares")
     expect(signed_in.locator("table.shares tbody tr")).to_have_count(1)
-    photograph(signed_in, "shares", language)
+    shoot(signed_in, "shares", full_page=True)
     signed_in.get_by_role("button", name=TEXT[language]["revoke"]).click()
     expect(signed_in.locator("p.empty")).to_have_text(TEXT[language]["no_shares"])
     gone = stranger.goto(url)

@@ -14,12 +14,12 @@ from typing import Any
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import open_page, sign_in
+from tests.e2e.screenshots import shoot
 from tests.e2e.test_console import report
 from tests.support.core_client import wav_bytes
 from tests.support.live_app import LiveApp
 from tests.support.seed import LIVING_ROOM
 
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 TOOL_CALL = json.dumps(
     [{"type": "tool", "text": 'search_story({"topic": "恐龙"})'}], ensure_ascii=False
 )
@@ -121,8 +121,7 @@ def test_each_reply_shows_its_response_time(
     open_session(page, a_told_story(console, ZH))
     times = page.locator(".bubble.agent.reply .response-time")
     expect(times).to_have_text(["1.5 秒后回复", "2.5 秒后回复"])
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_IMG / "session-turns-zh.png"), full_page=True)
+    shoot(page, "session-turns", full_page=True)
     page.screenshot(path=str(screenshots / "session-turns-zh.png"), full_page=True)
 
 
@@ -136,7 +135,7 @@ def test_in_english_the_reply_speaker_and_response_time_read_in_english(
     expect(reply.locator(".sentence .text")).to_have_text(EN["sentences"])
     expect(reply.locator("details.tool-call summary")).to_have_text("call: search_story")
     expect(reply.locator(".response-time")).to_have_text("replied in 1.5 s")
-    page.screenshot(path=str(DOCS_IMG / "session-turns-en.png"), full_page=True)
+    shoot(page, "session-turns", full_page=True)
     page.context.close()
 
 

@@ -31,6 +31,9 @@ class Device(BaseModel):
     board: str | None
     firmware: str | None
     agent_id: str | None
+    agent_name: str | None = Field(
+        None, description="the agent's name, null if the upstream named none (device list only)"
+    )
     last_seen_at: Timestamp | None
     first_seen_at: Timestamp | None
     message_count: int
@@ -46,6 +49,22 @@ class DeviceList(BaseModel):
 
     items: list[Device]
     total: int = Field(description="devices matching the filters, on every page")
+    limit: int
+    offset: int
+
+
+class Agent(BaseModel):
+    """An agent: its id and the name the upstream gave it."""
+
+    agent_id: str
+    name: str | None = Field(description="null for an agent known only by id")
+
+
+class AgentList(BaseModel):
+    """One page of agents, by name."""
+
+    items: list[Agent]
+    total: int = Field(description="agents known, on every page")
     limit: int
     offset: int
 

@@ -54,6 +54,14 @@ const STRINGS = {
     "stats.responseTimes": "响应时间（P50 / P95）", "stats.day": "日期", "stats.agent": "智能体",
     "stats.replies": "回复数", "stats.p50": "P50", "stats.p95": "P95", "stats.noReplies": "这段时间没有回复",
     "stats.unknownAgent": "（未知智能体）", "stats.seconds": "{s} 秒",
+    // live wall, devices at scale, comfort (h2-wall)
+    "nav.live": "实时墙", "live.title": "实时对话墙", "live.anyAgent": "全部智能体",
+    "live.device": "设备 MAC", "live.type": "类型", "live.apply": "筛选", "live.clear": "清除筛选",
+    "live.pause": "暂停", "live.resume": "继续（{n} 条新消息）", "live.paused": "已暂停：{n} 条新消息等待中",
+    "live.waiting": "等待新的对话…", "live.onlyDevice": "只看此设备", "live.open": "打开会话",
+    "devices.search": "按名称、MAC 或智能体搜索…", "devices.range": "第 {from}–{to} 个，共 {total} 个",
+    "devices.prev": "上一页", "devices.next": "下一页", "devices.none": "没有设备", "devices.pages": "分页",
+    "device.more": "更多会话", "jump.now": "跳到最新 ↓",
   },
   en: {
     brand: "Xiaozhi chat history", "nav.devices": "Devices", "nav.search": "Search", "nav.stats": "Statistics",
@@ -108,6 +116,14 @@ const STRINGS = {
     "stats.responseTimes": "Response time (p50 / p95)", "stats.day": "Day", "stats.agent": "Agent",
     "stats.replies": "Replies", "stats.p50": "p50", "stats.p95": "p95", "stats.noReplies": "No replies in this period",
     "stats.unknownAgent": "(unknown agent)", "stats.seconds": "{s} s",
+    // live wall, devices at scale, comfort (h2-wall)
+    "nav.live": "Live wall", "live.title": "Live wall", "live.anyAgent": "Any agent",
+    "live.device": "Device MAC", "live.type": "Type", "live.apply": "Filter", "live.clear": "Clear filters",
+    "live.pause": "Pause", "live.resume": "Resume ({n} new)", "live.paused": "Paused: {n} new turns waiting",
+    "live.waiting": "Waiting for conversations…", "live.onlyDevice": "Only this device", "live.open": "Open the session",
+    "devices.search": "Search name, MAC or agent…", "devices.range": "{from}–{to} of {total}",
+    "devices.prev": "Previous", "devices.next": "Next", "devices.none": "No devices", "devices.pages": "Pages",
+    "device.more": "More sessions", "jump.now": "Jump to now ↓",
   },
 };
 

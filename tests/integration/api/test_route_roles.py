@@ -37,6 +37,7 @@ EXPECTED = {
     ("/api/v2/auth/me", "get"): READ,
     ("/api/v2/features", "get"): READ,
     ("/api/v2/devices", "get"): READ,
+    ("/api/v2/agents", "get"): READ,
     ("/api/v2/chat-history/{device_id}", "get"): READ,
     ("/api/v2/sessions", "get"): READ,
     ("/api/v2/sessions/{session_id}/messages", "get"): READ,

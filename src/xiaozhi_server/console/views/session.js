@@ -6,6 +6,7 @@ import { groupTurns, responseParts } from "../turns.js";
 import { exportLinks } from "./device.js";
 import { eraseButton } from "../erasure.js";
 import { marksPanel, messageMarks } from "../marks.js";
+import { jumpToNow } from "../jump.js";
 
 export async function render(main, { feed, arg: sessionId }) {
   const known = new Map();
@@ -50,7 +51,8 @@ export async function render(main, { feed, arg: sessionId }) {
   loaded = true;
   add(pending, true);
   const unmark = await messageMarks(list, sessionId);
-  return () => { off?.(); unmark(); window.removeEventListener("scroll", onScroll); };
+  const offJump = jumpToNow(main);
+  return () => { off?.(); unmark(); offJump(); window.removeEventListener("scroll", onScroll); };
 }
 
 // What is drawn: a node per user turn and per reply part (by message), a bubble per reply
