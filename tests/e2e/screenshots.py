@@ -1,21 +1,30 @@
 """Screenshots for docs/console.md, taken by the end-to-end tests that show each page.
 
-``shoot(page, "live")`` writes ``docs/img/live.zh.png`` or ``docs/img/live.en.png``, after
-the language the console shows (``<html lang>``), so a test run in both languages documents
-both. The files are committed: run the e2e tests to refresh them.
+``shoot(page, "live")`` writes ``live.zh.png`` or ``live.en.png``, after the language the
+console shows (``<html lang>``), so a test run in both languages documents both. The pictures
+in docs/img are committed and refreshed by ``make screenshots``; an ordinary test run writes
+them to a temporary folder instead, so running the suite leaves the working tree as it was.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from playwright.sync_api import Page
 
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "img"
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "img"
+# Set (to anything) by `make screenshots`.
+IMAGES = (
+    DOCS_IMAGES
+    if os.environ.get("XIAOZHI_DOCS_SCREENSHOTS")
+    else Path(tempfile.gettempdir()) / "xiaozhi-screenshots"
+)
 
 
 def shoot(page: Page, name: str, *, full_page: bool = False) -> Path:
-    """Save what ``page`` shows now as ``docs/img/<name>.<lang>.png``; return the path."""
+    """Save what ``page`` shows now as ``<name>.<lang>.png``; return the path."""
     lang = page.evaluate("() => document.documentElement.lang") or "zh"
     path = IMAGES / f"{name}.{lang}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
