@@ -1,5 +1,5 @@
 """Every page of the console, in Chinese and English, as docs/console.md shows it: each
-test opens one page, checks what it is about, and saves its screenshot (tests/e2e/screenshots.py)."""
+test opens one page, checks what it is about, and takes its screenshot (screenshots.py)."""
 
 from __future__ import annotations
 
