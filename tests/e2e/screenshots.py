@@ -25,7 +25,7 @@ IMAGES = (
 
 def shoot(page: Page, name: str, *, full_page: bool = False) -> Path:
     """Save what ``page`` shows now as ``<name>.<lang>.png``; return the path."""
-    lang = page.evaluate("() => document.documentElement.lang") or "zh"
+    lang = (page.evaluate("() => document.documentElement.lang") or "zh").split("-")[0]
     path = IMAGES / f"{name}.{lang}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     # No caret or animation in the picture: the same page gives the same image.

@@ -42,7 +42,10 @@ def test_a_devices_page_lists_its_sessions(lang_page: Page) -> None:
 def test_a_conversation(lang_page: Page) -> None:
     go(lang_page, "#/session/s-weather")
     expect(lang_page.locator("h1")).to_have_text("深圳天气")
-    expect(lang_page.locator(".bubble")).to_have_count(4)
+    # The question, then one reply: its tool call and result folded inside, then the answer.
+    expect(lang_page.locator(".bubble.user")).to_have_count(1)
+    expect(lang_page.locator(".bubble.reply")).to_have_count(1)
+    expect(lang_page.locator(".bubble.reply details.tool-part")).to_have_count(2)
     shoot(lang_page, "session", full_page=True)
 
 
