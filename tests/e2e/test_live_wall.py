@@ -100,6 +100,8 @@ def test_filtering_by_agent_shows_only_its_devices_turns_even_reported_without_a
 
 def test_a_chat_type_filter_is_applied_by_the_server(lang_page: Page, console: LiveApp) -> None:
     open_wall(lang_page, "chat_type=1")
+    # Until the server confirms the filters, the connection still carries every turn.
+    lang_page.wait_for_function("() => window.xiaozhi.wall.filtered")
     lang_page.evaluate(
         "() => { window.arrived = [];"
         " window.xiaozhi.wall.on('chat_update', (m) => window.arrived.push(m.content)); }"

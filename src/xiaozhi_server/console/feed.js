@@ -17,6 +17,7 @@ export class Feed {
     this.delay = 500;
     this.socket = null;
     this.stopped = false;
+    this.filtered = false;  // the server confirmed ``filters``: from here on it sends only those
   }
 
   on(type, handler) {
@@ -54,7 +55,9 @@ export class Feed {
   }
 
   receive(message) {
+    if (message.type === "subscribed") this.filtered = true;
     if (message.type === "welcome") {
+      this.filtered = false;
       this.delay = 500;
       this.onState("live");
       if (this.filters) this.socket.send(JSON.stringify({ type: "subscribe", filters: this.filters }));
