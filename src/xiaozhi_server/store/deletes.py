@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, select, update
 
+from xiaozhi_server.store import rollups
 from xiaozhi_server.store.search import unindex_messages
 from xiaozhi_server.store.tables import agents, devices, messages, sessions
 from xiaozhi_server.store.writes import chunked
@@ -30,6 +31,7 @@ def delete_messages(
     ids = [row.id for row in found]
     touched_sessions = {row.session_id for row in found}
     touched_devices = {row.device for row in found}
+    counted = rollups.snapshot(connection, ids) if policy == "mirror" else []
     for part in chunked(ids):
         if policy == "mirror":
             connection.execute(delete(messages).where(messages.c.id.in_(part)))
@@ -38,6 +40,8 @@ def delete_messages(
                 update(messages).where(messages.c.id.in_(part)).values(deleted_upstream_at=now)
             )
     if policy == "mirror":
+        # Archived messages stay in the statistics; mirrored deletes leave them.
+        rollups.apply(connection, counted, [])
         unindex_messages(connection, ids)
         _forget_empty(connection, touched_sessions, touched_devices)
     return len(ids), touched_sessions, touched_devices
