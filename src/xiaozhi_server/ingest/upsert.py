@@ -42,7 +42,6 @@ def write_batch(
 ) -> Changes:
     """Upsert ``batch`` (already normalised) inside the caller's transaction, less what
     erasures, retention and the audio opt-out keep out (privacy/admission.py)."""
-    rollups.lock(connection)
     changes = Changes()
     batch, changes.withheld = admit(connection, batch, policy, now)
     # Audio arriving after its message adds its bytes to the message's statistics.

@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 
 from xiaozhi_server.ingest.normalise import normalise_device
 from xiaozhi_server.ops.metrics import ERASED
-from xiaozhi_server.store import erasures, purge, rollups, scopes
+from xiaozhi_server.store import erasures, purge, scopes
 from xiaozhi_server.store.audit import AuditEntry, record
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.devices import find_device
@@ -153,7 +153,6 @@ def _tombstone(
 def _erase_batch(
     connection: Connection, part: scopes.Part, cutoff: datetime, size: int, now: datetime
 ) -> tuple[purge.Removed, bool]:
-    rollups.lock(connection)
     rows = scopes.select_batch(connection, part, cutoff + _JUST_AFTER, size)
     return purge.delete_messages(connection, rows, now), len(rows) == size
 

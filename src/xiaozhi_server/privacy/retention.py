@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 
 from xiaozhi_server.ops.metrics import RETENTION_LAST_PASS, RETENTION_PURGED
 from xiaozhi_server.privacy.policy import KINDS, DataPolicy
-from xiaozhi_server.store import purge, rollups, scopes, wal
+from xiaozhi_server.store import purge, scopes, wal
 from xiaozhi_server.store.audit import AuditEntry, record
 from xiaozhi_server.store.database import Store
 
@@ -121,7 +121,6 @@ def _batch(
     now: datetime,
 ) -> tuple[purge.Removed, scopes.After | None, bool]:
     audio_only = kind == "audio"
-    rollups.lock(connection)
     rows = scopes.select_batch(connection, rule.part, before, size, after, audio_only)
     removed = (
         purge.clear_audio(connection, rows, now)

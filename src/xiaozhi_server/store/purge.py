@@ -1,8 +1,8 @@
 """Deleting history for retention and erasure, keeping every aggregate exact.
 
-Each function runs inside the caller's (short) transaction on the ids it is given, which
-takes ``rollups.lock`` first: the messages go with their search entries, their statistics
-(store/rollups.py) and with audio no other message uses; their sessions
+Each function runs inside the caller's (short) transaction on the ids it is given: the
+messages go with their search entries, their statistics (store/rollups.py) and with audio
+no other message uses; their sessions
 are recounted from what is left and dropped when empty; their devices lose exactly what was
 deleted, and their first and last activity are read again from the sessions that remain
 (two index lookups, not a recount of every session of the device).

@@ -3,10 +3,13 @@
 Every path that changes ``messages`` (insert, filling agent or audio, audio arriving or going,
 deletes, erasure, retention) calls, in the same transaction:
 
-    rollups.lock(connection)                            # first statement of the transaction
     before = rollups.snapshot(connection, ids)          # rows about to change or go
     ... change messages / audio ...
     rollups.apply(connection, removed=before, added=rollups.snapshot(connection, ids))
+
+That transaction is a ``Store.run_write``, which on MariaDB / PostgreSQL takes the store's
+write lock (store/write_lock.py) before anything else: deltas are then computed against what
+the previous writer committed, and two writers never add to the same rollup rows at once.
 
 A row is a message as the statistics see it: id, session_id, device, agent_id, chat_type,
 created_at and audio_bytes (the size of the audio it references, 0 if none is stored).
@@ -32,7 +35,6 @@ from xiaozhi_server.store.tables import (
     messages,
     stats_day_windows,
     stats_device_quarters,
-    stats_lock,
     stats_pairs,
     stats_quarters,
     stats_running,
@@ -52,19 +54,6 @@ _SNAPSHOT = select(
     messages.c.created_at,
     func.coalesce(audio.c.size_bytes, 0).label("audio_bytes"),
 ).select_from(messages.outerjoin(audio, audio.c.audio_id == messages.c.audio_id))
-
-
-_LOCK = select(stats_lock.c.id).where(stats_lock.c.id == 1).with_for_update()
-
-
-def lock(connection: Connection) -> None:
-    """Serialise writers of ``messages`` (MariaDB, PostgreSQL) until this transaction ends.
-
-    Call it before anything else in the transaction: on MariaDB a transaction's snapshot is
-    taken at its first plain read, so reads after the lock see the previous writer's rollups.
-    """
-    if connection.dialect.name != "sqlite":
-        connection.execute(_LOCK)
 
 
 def snapshot(connection: Connection, message_ids: Sequence[int]) -> list[Row]:
@@ -383,7 +372,6 @@ _PAIR_STARTS = select(
 
 def rebuild(connection: Connection) -> None:
     """Recount every rollup from ``messages`` (after an import, or for data from before them)."""
-    lock(connection)
     for table in _ROLLUP_TABLES:
         connection.execute(delete(table))
     delta = Delta()

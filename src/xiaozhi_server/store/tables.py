@@ -192,6 +192,15 @@ erasures = Table(
     **MYSQL_OPTIONS,
 )
 
+# One row, locked first by every write transaction on MariaDB / PostgreSQL (store/write_lock.py),
+# so writers from several instances take turns instead of deadlocking on each other's rows.
+write_lock = Table(
+    "write_lock",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    **MYSQL_OPTIONS,
+)
+
 # Statistics rollups (store/rollups.py keeps them; store/stats.py reads them). Time is counted
 # in quarters: 15-minute UTC buckets numbered from the Unix epoch. Every UTC offset in use is a
 # multiple of 15 minutes, so every zone's local day is a whole run of quarters. ``agent`` is ''
@@ -250,15 +259,5 @@ stats_day_windows = Table(
     Column("start_quarter", Integer, primary_key=True, autoincrement=False),
     Column("quarters", SmallInteger, primary_key=True, autoincrement=False),
     Column("devices", Integer, nullable=False, default=0),
-    **MYSQL_OPTIONS,
-)
-
-# One row, locked (SELECT ... FOR UPDATE) first thing by every transaction that changes messages
-# on MariaDB / PostgreSQL, so rollup deltas are computed against what the previous writer
-# committed (SQLite has one writer anyway).
-stats_lock = Table(
-    "stats_lock",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
     **MYSQL_OPTIONS,
 )

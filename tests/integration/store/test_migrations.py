@@ -30,12 +30,12 @@ HUB_TABLES = {
     "admin_sessions",
     "audit_log",
     "erasures",
+    "write_lock",
     "stats_quarters",
     "stats_running",
     "stats_pairs",
     "stats_device_quarters",
     "stats_day_windows",
-    "stats_lock",
 }
 
 

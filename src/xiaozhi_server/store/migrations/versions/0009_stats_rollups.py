@@ -1,7 +1,7 @@
 """Statistics rollups: per quarter, running totals per (device, agent), active devices.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-03
 """
 
@@ -13,14 +13,13 @@ from xiaozhi_server.store import rollups
 from xiaozhi_server.store.tables import (
     stats_day_windows,
     stats_device_quarters,
-    stats_lock,
     stats_pairs,
     stats_quarters,
     stats_running,
 )
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
@@ -30,7 +29,6 @@ _TABLES = (
     stats_pairs,
     stats_device_quarters,
     stats_day_windows,
-    stats_lock,
 )
 
 
@@ -39,7 +37,6 @@ def upgrade() -> None:
     bind = op.get_bind()
     for table in _TABLES:
         table.create(bind)
-    bind.execute(stats_lock.insert().values(id=1))
     rollups.rebuild(bind)
 
 
