@@ -272,7 +272,58 @@ def _range_per_pair() -> Any:
     )
 
 
+def _last_quarters(name: str, below: str, at_least: str | None = None) -> Any:
+    """Per pair, its last running-totals quarter before ``below`` (and at or after
+    ``at_least``): one GROUP BY that MariaDB reads with a loose index scan (one seek per pair,
+    "Using index for group-by")."""
+    conditions = [stats_running.c.quarter < bindparam(below)]
+    if at_least is not None:
+        conditions.append(stats_running.c.quarter >= bindparam(at_least))
+    return (
+        select(
+            stats_running.c.device,
+            stats_running.c.agent,
+            func.max(stats_running.c.quarter).label("quarter"),
+        )
+        .where(*conditions)
+        .group_by(stats_running.c.device, stats_running.c.agent)
+        .subquery(name)
+    )
+
+
+def _row_at(row: Any, last: Any) -> Any:
+    return and_(
+        row.c.device == last.c.device, row.c.agent == last.c.agent, row.c.quarter == last.c.quarter
+    )
+
+
+def _range_per_pair_grouped() -> Any:
+    """The same as :func:`_range_per_pair`, spelled for MariaDB: there the correlated MAX is a
+    dependent subquery reading each pair's whole index prefix (~130 ms for 1,000 pairs),
+    while derived tables grouped per pair take one seek per pair. Pairs without a row in the
+    range have nothing in it, so the range's end is looked up only among rows in the range."""
+    at_end = _last_quarters("end_quarter", "end", "first")
+    at_start = _last_quarters("start_quarter", "first")
+    joined = (
+        at_end.join(_AT_END, _row_at(_AT_END, at_end))
+        .outerjoin(
+            at_start, and_(at_start.c.device == at_end.c.device, at_start.c.agent == at_end.c.agent)
+        )
+        .outerjoin(_AT_START, _row_at(_AT_START, at_start))
+    )
+    return (
+        select(
+            at_end.c.device,
+            at_end.c.agent,
+            *(_AT_END.c[name] - func.coalesce(_AT_START.c[name], 0) for name in QUARTER_COUNTERS),
+        )
+        .select_from(joined)
+        .where(_AT_END.c.messages > func.coalesce(_AT_START.c.messages, 0))
+    )
+
+
 _RANGE_PER_PAIR = _range_per_pair()
+_RANGE_PER_PAIR_GROUPED = _range_per_pair_grouped()
 
 
 def _pair_totals(connection: Connection, since: datetime, until: datetime) -> dict[Pair, list[int]]:
@@ -280,9 +331,8 @@ def _pair_totals(connection: Connection, since: datetime, until: datetime) -> di
     pairs: defaultdict[Pair, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     if part.quarters:
         first, end = part.quarters
-        for device, agent, *values in connection.execute(
-            _RANGE_PER_PAIR, {"first": first, "end": end}
-        ):
+        query = _RANGE_PER_PAIR_GROUPED if connection.dialect.name == "mysql" else _RANGE_PER_PAIR
+        for device, agent, *values in connection.execute(query, {"first": first, "end": end}):
             pairs[(device, agent)] = [int(value) for value in values]
     for edge_since, edge_until in part.edges:
         spans = {"since": edge_since, "until": edge_until}
