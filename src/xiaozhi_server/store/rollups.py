@@ -24,10 +24,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, delete, func, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from xiaozhi_server.store.day_windows import WindowDeltas, full_windows
-from xiaozhi_server.store.dialects import insert_adding, insert_ignoring_duplicates
+from xiaozhi_server.store.dialects import (
+    insert_adding,
+    insert_ignoring_duplicates,
+    insert_widening,
+)
 from xiaozhi_server.store.quarters import DAY_LENGTHS, quarter_of
 from xiaozhi_server.store.tables import (
     QUARTER_COUNTERS,
@@ -228,22 +232,6 @@ _EXISTING_RUNNING = select(
     stats_running.c.device.in_(bindparam("devices", expanding=True)),
     stats_running.c.quarter.in_(bindparam("quarters", expanding=True)),
 )
-_WIDEN_PAIR = (
-    update(stats_pairs)
-    .where(
-        stats_pairs.c.device == bindparam("k_device"), stats_pairs.c.agent == bindparam("k_agent")
-    )
-    .values(
-        first_quarter=case(
-            (stats_pairs.c.first_quarter > bindparam("low"), bindparam("low")),
-            else_=stats_pairs.c.first_quarter,
-        ),
-        last_quarter=case(
-            (stats_pairs.c.last_quarter < bindparam("high"), bindparam("high")),
-            else_=stats_pairs.c.last_quarter,
-        ),
-    )
-)
 
 
 def _add_pairs(connection: Connection, pairs: dict[tuple[str, str, int], list[int]]) -> None:
@@ -285,14 +273,7 @@ def _widen_pairs(connection: Connection, keys: list[tuple[str, str, int]]) -> No
         {"device": d, "agent": a, "first_quarter": low, "last_quarter": high}
         for (d, a), (low, high) in spans.items()
     ]
-    connection.execute(insert_ignoring_duplicates(connection.dialect, stats_pairs), rows)
-    connection.execute(
-        _WIDEN_PAIR,
-        [
-            {"k_device": d, "k_agent": a, "low": low, "high": high}
-            for (d, a), (low, high) in spans.items()
-        ],
-    )
+    connection.execute(insert_widening(connection.dialect, stats_pairs, ("device", "agent")), rows)
 
 
 _NEIGHBOURHOOD = select(
