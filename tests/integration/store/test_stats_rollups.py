@@ -2,11 +2,10 @@
 
 A random history (new turns, late turns moving a session's start, agent and audio filled in
 later, audio arriving after its message or cleared upstream, titles, archived and mirrored
-deletes) is ingested through the real write path, with erasures of a session, device or agent
-and retention passes (messages and audio) in between; then every rollup row, and the
-statistics for random ranges in zones with odd offsets and clock changes, are compared with a
-recount.
-"""
+deletes) is ingested through the real write path (agent-2's audio opted out), with erasures
+of a session, device or agent and retention passes (messages and audio) in between; then
+every rollup row, and the statistics for random ranges in zones with odd offsets and clock
+changes, are compared with a recount."""
 
 from __future__ import annotations
 
@@ -23,7 +22,7 @@ from sqlalchemy import func, select
 from xiaozhi_server.domain import AudioRecord, Batch, Deletion, MessageRecord, TitleRecord
 from xiaozhi_server.ingest.pipeline import Ingestor
 from xiaozhi_server.privacy import erasure, retention
-from xiaozhi_server.privacy.policy import DataPolicy
+from xiaozhi_server.privacy.policy import AudioPolicy, DataPolicy
 from xiaozhi_server.realtime.bus import EventBus
 from xiaozhi_server.store import rollups, stats
 from xiaozhi_server.store.database import Store
@@ -44,6 +43,7 @@ CLUSTERS = (datetime(2026, 3, 7, 12, tzinfo=UTC), datetime(2026, 3, 28, 12, tzin
 ZONES = ("Asia/Kathmandu", "America/St_Johns", "Europe/Berlin", "UTC")
 DEVICES = ("dev-a", "dev-b", "dev-c", "dev-d")
 AGENTS = ("agent-1", "agent-2", None)
+OPT_OUT = {"agent-2": False}
 
 
 class History:
@@ -52,7 +52,8 @@ class History:
     def __init__(self, store: Store, seed: int) -> None:
         self.store = store
         self.rng = random.Random(seed)
-        self.ingestor = Ingestor(store, EventBus())
+        # agent-2's audio is opted out: its turns are stored without their audio
+        self.ingestor = Ingestor(store, EventBus(), DataPolicy(audio=AudioPolicy(agents=OPT_OUT)))
         self.sent: list[MessageRecord] = []
         self.next_id = 1
         self.audio_ids = 0
