@@ -181,7 +181,11 @@ def _fills(
 def _message_row(record: MessageRecord, now: datetime) -> Row:
     return {
         "natural_key": natural_key(
-            record.device, record.session_id, record.chat_type, record.created_at, record.content
+            record.device,
+            record.session_id,
+            record.chat_type,
+            record.created_at,
+            record.reported_content or record.content,
         ),
         "source": record.source,
         "source_id": record.source_id,
@@ -190,6 +194,7 @@ def _message_row(record: MessageRecord, now: datetime) -> Row:
         "session_id": record.session_id,
         "chat_type": record.chat_type,
         "content": record.content,
+        "speaker": record.speaker,
         "audio_id": record.audio_id,
         "created_at": record.created_at,
         "ingested_at": now,

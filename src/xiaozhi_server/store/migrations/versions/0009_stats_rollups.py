@@ -1,7 +1,7 @@
 """Statistics rollups: per quarter, running totals per (device, agent), active devices.
 
 Revision ID: 0009
-Revises: 0008
+Revises: 0011
 Create Date: 2026-12-03
 """
 
@@ -19,7 +19,7 @@ from xiaozhi_server.store.tables import (
 )
 
 revision = "0009"
-down_revision = "0008"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
