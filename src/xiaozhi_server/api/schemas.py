@@ -210,11 +210,11 @@ class StatsBucket(BaseModel):
 
     key: str | None = Field(description="the local day (YYYY-MM-DD), the device's MAC or agent id")
     messages: int
-    sessions: int
+    sessions: int = Field(description="sessions started in the bucket (their first message)")
     active_devices: int
     tool_calls: int
-    audio_bytes: int | None = Field(
-        None, description="per device and per agent: bytes of audio stored for these messages"
+    audio_bytes: int = Field(
+        description="bytes of the stored audio the bucket's messages reference"
     )
 
 

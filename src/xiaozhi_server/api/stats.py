@@ -40,11 +40,11 @@ async def stats(
         bool, Query(description="add response_times: p50/p95 per agent and day")
     ] = False,
 ) -> dict[str, Any]:
-    """Messages, sessions, active devices and tool calls per bucket; per device and per agent
-    also ``audio_bytes``, the audio stored for those messages. With ``response_times``,
-    also how long replies took to begin, per agent and local day.
+    """Messages, sessions started, active devices, tool calls and audio bytes per bucket. With
+    ``response_times``, also how long replies took to begin, per agent and local day.
 
-    Per day, at most 366 days per request.
+    Per day, at most 366 days per request. `sessions` counts the sessions whose first message
+    falls in the bucket (per device / agent: the first message with that device and agent).
     """
     zone = tz or zoneinfo.ZoneInfo("UTC")
     until = to or datetime.now(UTC)
@@ -91,11 +91,9 @@ async def _per_day(
         raise bad_parameter("from", "too close to year 1 or 9999 to count in days") from None
     if len(days) > MAX_DAYS:
         raise too_long
-    buckets = []
-    for day, start, end in days:
-        totals = await stat_queries.totals_between(services.store, start, end)
-        buckets.append({"key": day.isoformat()} | totals)
-    return buckets
+    return await stat_queries.per_day(
+        services.store, [(day.isoformat(), start, end) for day, start, end in days]
+    )
 
 
 def _local_days(since: datetime, until: datetime, zone: zoneinfo.ZoneInfo) -> list[date]:

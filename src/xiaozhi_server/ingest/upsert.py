@@ -13,7 +13,7 @@ from xiaozhi_server.domain import Batch, MessageRecord
 from xiaozhi_server.ingest.natural_key import natural_key
 from xiaozhi_server.privacy.admission import Withheld, admit
 from xiaozhi_server.privacy.policy import KEEP_EVERYTHING, DataPolicy
-from xiaozhi_server.store import deletes, search, writes
+from xiaozhi_server.store import deletes, rollups, search, writes
 from xiaozhi_server.store.sync_state import write_checkpoint
 from xiaozhi_server.store.tables import agents, devices, sessions
 
@@ -44,7 +44,11 @@ def write_batch(
     erasures, retention and the audio opt-out keep out (privacy/admission.py)."""
     changes = Changes()
     batch, changes.withheld = admit(connection, batch, policy, now)
+    # Audio arriving after its message adds its bytes to the message's statistics.
+    audio_ids = [a.audio_id for a in batch.audio]
+    audio_users = rollups.snapshot_audio_users(connection, audio_ids)
     writes.insert_audio(connection, [_audio_row(a, now) for a in batch.audio])
+    rollups.apply(connection, audio_users, rollups.snapshot_audio_users(connection, audio_ids))
     changed_agents = writes.merge_rows(
         connection, agents, [_agent_row(a) for a in batch.agents], now
     )
@@ -139,13 +143,17 @@ def _write_messages(
     rows = _unique(all_rows, "natural_key")
     inserted = writes.insert_messages(connection, rows)
     search.index_messages(connection, inserted)
+    rollups.apply(connection, [], rollups.with_audio_bytes(connection, inserted))
     fills: list[Row] = []
     if len(inserted) < len(rows):
         new_keys = {row["natural_key"] for row in inserted}
         seen_before = [row for row in rows if row["natural_key"] not in new_keys]
         existing = writes.find_messages(connection, [row["natural_key"] for row in seen_before])
         fills = _fills(seen_before, existing, now, upstream)
+        filled = [fill["message_id"] for fill in fills]
+        before = rollups.snapshot(connection, filled)
         writes.fill_message_fields(connection, fills)
+        rollups.apply(connection, before, rollups.snapshot(connection, filled))
     return inserted, len(records) - len(inserted), len(fills)
 
 

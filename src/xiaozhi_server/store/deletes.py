@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, select, update
 
-from xiaozhi_server.store import marks
+from xiaozhi_server.store import marks, rollups
 from xiaozhi_server.store.purge import forget_sessions
 from xiaozhi_server.store.search import unindex_messages
 from xiaozhi_server.store.tables import agents, devices, messages, sessions
@@ -32,6 +32,7 @@ def delete_messages(
     ids = [row.id for row in found]
     touched_sessions = {row.session_id for row in found}
     touched_devices = {row.device for row in found}
+    counted = rollups.snapshot(connection, ids) if policy == "mirror" else []
     for part in chunked(ids):
         if policy == "mirror":
             connection.execute(delete(messages).where(messages.c.id.in_(part)))
@@ -40,6 +41,8 @@ def delete_messages(
                 update(messages).where(messages.c.id.in_(part)).values(deleted_upstream_at=now)
             )
     if policy == "mirror":
+        # Archived messages stay in the statistics; mirrored deletes leave them.
+        rollups.apply(connection, counted, [])
         unindex_messages(connection, ids)
         marks.forget_messages(connection, ids)
         _forget_empty(connection, touched_sessions, touched_devices)

@@ -1,7 +1,8 @@
 """Deleting history for retention and erasure, keeping every aggregate exact.
 
 Each function runs inside the caller's (short) transaction on the ids it is given: the
-messages go with their search entries and with audio no other message uses; their sessions
+messages go with their search entries, their statistics (store/rollups.py) and with audio
+no other message uses; their sessions
 are recounted from what is left and dropped when empty; their devices lose exactly what was
 deleted, and their first and last activity are read again from the sessions that remain
 (two index lookups, not a recount of every session of the device).
@@ -17,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, select, text, update
 
-from xiaozhi_server.store import marks, shares
+from xiaozhi_server.store import marks, rollups, shares
 from xiaozhi_server.store.search import unindex_messages
 from xiaozhi_server.store.tables import audio, devices, erasures, messages, sessions
 from xiaozhi_server.store.writes import chunked, refresh_devices
@@ -50,8 +51,10 @@ def delete_messages(connection: Connection, rows: Sequence[Any], now: datetime) 
     if not rows:
         return removed
     ids = [row.id for row in rows]
+    counted = rollups.snapshot(connection, ids)
     for part in chunked(ids):
         connection.execute(text(f"DELETE FROM messages WHERE id IN ({_literal_ids(part)})"))
+    rollups.apply(connection, counted, [])
     unindex_messages(connection, ids)
     marks.forget_messages(connection, ids)
     _drop_unused_audio(connection, {row.audio_id for row in rows if row.audio_id}, removed)
@@ -65,12 +68,15 @@ def clear_audio(connection: Connection, rows: Sequence[Any], now: datetime) -> R
     """Take the audio off these messages (their text stays) and delete audio no one uses."""
     rows = [row for row in rows if row.audio_id]
     removed = Removed()
-    for part in chunked([row.id for row in rows]):
+    ids = [row.id for row in rows]
+    counted = rollups.snapshot(connection, ids)
+    for part in chunked(ids):
         connection.execute(
             update(messages)
             .where(text(f"messages.id IN ({_literal_ids(part)})"))
             .values(audio_id=None, updated_at=now)
         )
+    rollups.apply(connection, counted, [row | {"audio_bytes": 0} for row in counted])
     _drop_unused_audio(connection, {row.audio_id for row in rows}, removed)
     return removed
 

@@ -249,3 +249,64 @@ write_lock = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     **MYSQL_OPTIONS,
 )
+
+# Statistics rollups (store/rollups.py keeps them; store/stats.py reads them). Time is counted
+# in quarters: 15-minute UTC buckets numbered from the Unix epoch. Every UTC offset in use is a
+# multiple of 15 minutes, so every zone's local day is a whole run of quarters. ``agent`` is ''
+# for messages without an agent (a key column cannot compare NULLs).
+QUARTER_COUNTERS = ("messages", "sessions", "tool_calls", "audio_bytes")
+
+# Per quarter, all devices: messages, sessions started, tool calls, audio bytes.
+stats_quarters = Table(
+    "stats_quarters",
+    metadata,
+    Column("quarter", Integer, primary_key=True, autoincrement=False),
+    *(Column(name, BigInteger, nullable=False, default=0) for name in QUARTER_COUNTERS),
+    **MYSQL_OPTIONS,
+)
+
+# Per (device, agent): running totals up to the end of each quarter the pair was written in, so
+# any range's totals are two index seeks per pair, whatever its length.
+stats_running = Table(
+    "stats_running",
+    metadata,
+    Column("device", String(DEVICE_LEN), primary_key=True),
+    Column("agent", String(AGENT_LEN), primary_key=True),
+    Column("quarter", Integer, primary_key=True, autoincrement=False),
+    *(Column(name, BigInteger, nullable=False, default=0) for name in QUARTER_COUNTERS),
+    **MYSQL_OPTIONS,
+)
+
+# The (device, agent) pairs with the first and last quarter they were ever written in (bounds
+# that only widen: they let a range skip pairs it cannot involve).
+stats_pairs = Table(
+    "stats_pairs",
+    metadata,
+    Column("device", String(DEVICE_LEN), primary_key=True),
+    Column("agent", String(AGENT_LEN), primary_key=True),
+    Column("first_quarter", Integer, nullable=False),
+    Column("last_quarter", Integer, nullable=False),
+    **MYSQL_OPTIONS,
+)
+
+# Messages per (device, quarter); a row exists only while the count is above 0.
+stats_device_quarters = Table(
+    "stats_device_quarters",
+    metadata,
+    Column("device", String(DEVICE_LEN), primary_key=True),
+    Column("quarter", Integer, primary_key=True, autoincrement=False),
+    Column("messages", Integer, nullable=False),
+    Index(None, "quarter", "device"),
+    **MYSQL_OPTIONS,
+)
+
+# Distinct active devices in every window of ``quarters`` quarters starting at ``start_quarter``
+# (lengths of a local day: 96, and 92 / 100 for days with a one-hour clock change).
+stats_day_windows = Table(
+    "stats_day_windows",
+    metadata,
+    Column("start_quarter", Integer, primary_key=True, autoincrement=False),
+    Column("quarters", SmallInteger, primary_key=True, autoincrement=False),
+    Column("devices", Integer, nullable=False, default=0),
+    **MYSQL_OPTIONS,
+)

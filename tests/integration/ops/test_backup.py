@@ -7,6 +7,7 @@ import gzip
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy import select
 
 from tests.support.seed import seed
 from xiaozhi_server.ops.backup import ArchiveError, export_archive, import_archive
-from xiaozhi_server.store import migrate
+from xiaozhi_server.store import migrate, stats
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.tables import agents, audio, devices, messages, sessions, sync_status
 
@@ -98,3 +99,19 @@ def test_the_commands_export_and_import_with_a_summary(tmp_path: Path) -> None:
     missing = cli("import", str(tmp_path / "nope.gz"), store=url)
     assert missing.returncode == 1
     assert "Traceback" not in missing.stderr
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+async def test_imported_messages_are_in_the_statistics(tmp_path: Path, store: Store) -> None:
+    source_url = f"sqlite+aiosqlite:///{tmp_path / 'source.db'}"
+    await seed(source_url)
+    source = Store(source_url)
+    archive = tmp_path / "backup.jsonl.gz"
+    await export_archive(source, archive)
+    await import_archive(store, archive)
+    since, until = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
+    assert await stats.totals_by(store, "device", since, until) == await stats.totals_by(
+        source, "device", since, until
+    )
+    assert sum(b["messages"] for b in await stats.totals_by(store, "agent", since, until)) == 8
+    await source.close()

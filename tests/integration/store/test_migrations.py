@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from xiaozhi_server.domain import Batch, MessageRecord
 from xiaozhi_server.ingest.pipeline import Ingestor
 from xiaozhi_server.realtime.bus import EventBus
-from xiaozhi_server.store import admins, migrate
+from xiaozhi_server.store import admins, migrate, stats
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.search import search_messages
 from xiaozhi_server.store.tables import metadata
@@ -35,6 +35,11 @@ HUB_TABLES = {
     "mark_tags",
     "shares",
     "write_lock",
+    "stats_quarters",
+    "stats_running",
+    "stats_pairs",
+    "stats_device_quarters",
+    "stats_day_windows",
 }
 
 
@@ -137,6 +142,25 @@ async def test_each_revision_steps_down_and_up_again_keeping_the_messages(store:
     assert await migrate.current_revision(store.engine) == migrate.head_revision()
     found = await search_messages(store, "天气", limit=10)
     assert [row["content"] for row in found] == ["今天天气怎么样"]
+
+
+async def test_upgrading_to_the_rollups_counts_the_messages_already_stored(store: Store) -> None:
+    await seed_messages(store)
+    revisions = [line.split(":")[0].strip() for line in migrate.history()]  # newest first
+    await migrate.downgrade(store.engine, revisions[revisions.index("0009") + 1])
+    await migrate.upgrade(store.engine)
+    day = datetime(2026, 11, 24, tzinfo=UTC)
+    counted = await stats.per_day(store, [("2026-11-24", day, day + timedelta(days=1))])
+    assert counted == [
+        {
+            "key": "2026-11-24",
+            "messages": 2,
+            "sessions": 1,
+            "active_devices": 1,
+            "tool_calls": 0,
+            "audio_bytes": 0,
+        }
+    ]
 
 
 async def test_users_from_before_roles_are_admins_and_a_downgrade_drops_only_viewers(
