@@ -147,7 +147,7 @@ async def test_each_revision_steps_down_and_up_again_keeping_the_messages(store:
 async def test_upgrading_to_the_rollups_counts_the_messages_already_stored(store: Store) -> None:
     await seed_messages(store)
     revisions = [line.split(":")[0].strip() for line in migrate.history()]  # newest first
-    await migrate.downgrade(store.engine, revisions[revisions.index("0009") + 1])
+    await migrate.downgrade(store.engine, revisions[revisions.index("0012") + 1])
     await migrate.upgrade(store.engine)
     day = datetime(2026, 11, 24, tzinfo=UTC)
     counted = await stats.per_day(store, [("2026-11-24", day, day + timedelta(days=1))])

@@ -1,6 +1,6 @@
 """Statistics rollups: per quarter, running totals per (device, agent), active devices.
 
-Revision ID: 0009
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-03
 """
@@ -18,7 +18,7 @@ from xiaozhi_server.store.tables import (
     stats_running,
 )
 
-revision = "0009"
+revision = "0012"
 down_revision = "0011"
 branch_labels = None
 depends_on = None
