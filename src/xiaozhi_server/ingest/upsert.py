@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -80,10 +80,14 @@ def write_batch(
         deletes.drop_empty_sessions(connection, emptied)
     changes.agents = writes.rows_by_key(connection, agents, changed_agents)
     if batch.checkpoint is not None:
-        batch.checkpoint.synced += len(changes.new_ids)
-        batch.checkpoint.updated += changes.updated
-        batch.checkpoint.deleted += changes.deleted
-        write_checkpoint(connection, batch.checkpoint, now)
+        # a copy: the batch stays as sent, should the store run this transaction again
+        checkpoint = replace(
+            batch.checkpoint,
+            synced=batch.checkpoint.synced + len(changes.new_ids),
+            updated=batch.checkpoint.updated + changes.updated,
+            deleted=batch.checkpoint.deleted + changes.deleted,
+        )
+        write_checkpoint(connection, checkpoint, now)
     # positions in the batch as the caller sent it (admission may have dropped rows)
     changes.new_positions = verdict.original(changes.new_positions)
     changes.audio_cleared = verdict.audio_cleared

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import TypeVar
 
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from xiaozhi_server.store import write_lock
 from xiaozhi_server.store.engine import create_engine, is_sqlite
 from xiaozhi_server.store.sqlite_writer import SqliteWriter
 from xiaozhi_server.store.writer_process import CannotCross, WriterProcess
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+# A conflict that survives the write lock (another kind of writer, a lock-wait timeout on a
+# loaded server) gets a few more tries, each after a longer random pause.
+WRITE_ATTEMPTS = 5
 
 
 class Store:
@@ -71,10 +77,11 @@ class Store:
 
         With the writer process, ``work`` and its result cross as pickles: a module-level
         function, its arguments bound with ``functools.partial``. A closure cannot cross;
-        it runs in a writer thread of this process instead (slower, but correct)."""
+        it runs in a writer thread of this process instead (slower, but correct). On
+        MariaDB/PostgreSQL ``work`` runs after the store's write lock and may run again
+        after a conflict (``_run_shared_write``): it must not change its arguments."""
         if self._writer is None:
-            async with self.engine.begin() as connection:
-                return await connection.run_sync(work)
+            return await self._run_shared_write(work)
         if isinstance(self._writer, WriterProcess):
             # The process runs what it is sent in order: no lock, so the next unit of work
             # is already waiting when one commits.
@@ -109,6 +116,24 @@ class Store:
         """Start the writer process now rather than on the first write (no-op otherwise)."""
         if isinstance(self._writer, WriterProcess):
             await self._writer.start()
+
+    async def _run_shared_write(self, work: Callable[[Connection], T]) -> T:
+        """MariaDB / PostgreSQL: the write turn first, and a fresh try after a conflict."""
+
+        def locked(connection: Connection) -> T:
+            write_lock.take(connection)
+            return work(connection)
+
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                async with self.engine.begin() as connection:
+                    return await connection.run_sync(locked)
+            except DBAPIError as error:
+                if attempt == WRITE_ATTEMPTS or not write_lock.is_retryable(error):
+                    raise
+                log.warning("write conflict (try %d of %d): retrying", attempt, WRITE_ATTEMPTS)
+                await asyncio.sleep(random.uniform(0.005, 0.02) * 2**attempt)
+        raise AssertionError("unreachable")
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

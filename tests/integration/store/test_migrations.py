@@ -30,6 +30,7 @@ HUB_TABLES = {
     "admin_sessions",
     "audit_log",
     "erasures",
+    "write_lock",
 }
 
 
