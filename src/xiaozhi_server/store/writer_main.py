@@ -12,7 +12,6 @@ import contextlib
 import pickle
 import signal
 import socket
-import struct
 import sys
 import traceback
 from typing import Any
@@ -20,8 +19,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from xiaozhi_server.store.sqlite_writer import writer_engine
-
-LENGTH = struct.Struct("!I")
+from xiaozhi_server.store.writer_frames import LENGTH, frame
 
 
 def main(fd: int) -> None:
@@ -66,12 +64,6 @@ def _picklable(exc: Exception) -> Exception:
         exc = RuntimeError(f"{type(exc).__name__}: {exc}")
     exc.add_note(note)
     return exc
-
-
-def frame(value: object) -> bytes:
-    """``value`` pickled, behind its length (both ends of the socket speak this)."""
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    return LENGTH.pack(len(data)) + data
 
 
 def _receive(channel: socket.socket) -> Any:

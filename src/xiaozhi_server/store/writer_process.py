@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
-from xiaozhi_server.store.writer_main import LENGTH, frame
+from xiaozhi_server.store.writer_frames import LENGTH, frame
 
 log = logging.getLogger(__name__)
 
