@@ -69,7 +69,8 @@ def write_batch(
     grown_sessions, grown = aggregates.grow(
         connection, batch.messages, changes.new_positions, changes.new_ids, now, batch.events
     )
-    # (statistics rollups grow here too: from the same new rows, in the same transaction)
+    # (statistics rollups grow here too: from the same new rows, in the same transaction —
+    # batch.messages at changes.new_positions, which are positions in the admitted batch)
     recounted = writes.refresh_sessions(connection, sorted(emptied.union(titled)), now)
     changes.sessions = _by_key(grown_sessions + recounted, "session_id")
     writes.refresh_devices(connection, sorted(gone_devices), now)
