@@ -53,9 +53,8 @@ class PreparedBatch:
     terms: list[str] | None = None
     authoritative: frozenset[int] = frozenset()
     received: int = 0  # message records before duplicates within the batch were dropped
-    repeats: dict[int, int] = field(
-        default_factory=dict
-    )  # position → records dropped as its duplicates
+    # position → records dropped as duplicates of the row there (rare: usually empty)
+    repeats: dict[int, int] = field(default_factory=dict)
     audio: list[AudioRecord] = field(default_factory=list)
     devices: list[DeviceRecord] = field(default_factory=list)
     agents: list[AgentRecord] = field(default_factory=list)
