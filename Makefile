@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: lint
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
 	$(BIN)/python -m bench
+
+# The pictures in docs/console.md, retaken by the end-to-end tests.
+screenshots: $(STAMP)
+	XIAOZHI_DOCS_SCREENSHOTS=1 $(BIN)/pytest -q tests/e2e
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache

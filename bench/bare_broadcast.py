@@ -33,6 +33,7 @@ def chat_update(n: int) -> str:
         "session_id": "0" * 32,
         "agent_id": None,
         "chat_type": 1,
+        "speaker": None,
         "content": f"bench-{n}",
         "audio_id": None,
         "created_at": datetime.now(UTC),

@@ -41,7 +41,8 @@ CREATE TABLE messages (
     id INTEGER PRIMARY KEY, natural_key VARCHAR(64) NOT NULL UNIQUE,
     source VARCHAR(16) NOT NULL, source_id BIGINT, device VARCHAR(64) NOT NULL,
     agent_id VARCHAR(32), session_id VARCHAR(64) NOT NULL, chat_type SMALLINT NOT NULL,
-    content TEXT NOT NULL, audio_id VARCHAR(32), created_at VARCHAR(23) NOT NULL,
+    content TEXT NOT NULL, speaker VARCHAR(128), audio_id VARCHAR(32),
+    created_at VARCHAR(23) NOT NULL,
     ingested_at VARCHAR(23) NOT NULL, updated_at VARCHAR(23) NOT NULL,
     deleted_upstream_at VARCHAR(23));
 CREATE INDEX ix_source_id ON messages (source_id);
@@ -86,6 +87,7 @@ def raw_rows(records: list[MessageRecord]) -> list[tuple[object, ...]]:
             r.chat_type,
             r.content,
             None,
+            None,
             r.created_at.replace(tzinfo=None).isoformat(" "),
             now,
             now,
@@ -114,8 +116,8 @@ def measure_raw_cpu(
         with connection:
             connection.executemany(
                 "INSERT INTO messages (natural_key, source, source_id, device, agent_id,"
-                " session_id, chat_type, content, audio_id, created_at, ingested_at,"
-                " updated_at, deleted_upstream_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " session_id, chat_type, content, speaker, audio_id, created_at, ingested_at,"
+                " updated_at, deleted_upstream_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 rows[start : start + batch],
             )
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from xiaozhi_server import __version__
 from xiaozhi_server.api import (
+    agents,
     audio,
     audit,
     console,
@@ -22,9 +23,12 @@ from xiaozhi_server.api import (
     export,
     features,
     health,
+    marks,
     metrics,
     search,
     sessions,
+    share_page,
+    shares,
     sign_in,
     stats,
     sync_status,
@@ -114,6 +118,7 @@ def _mount_routes(app: FastAPI, settings: Settings) -> None:
         sign_in,
         features,
         devices,
+        agents,
         sessions,
         search,
         stats,
@@ -121,6 +126,9 @@ def _mount_routes(app: FastAPI, settings: Settings) -> None:
         sync_status,
         users,
         audit,
+        marks,
+        shares,
+        share_page,
     ):
         app.include_router(router.router)
     app.include_router(erasure.router)

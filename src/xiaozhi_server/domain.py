@@ -31,6 +31,11 @@ class MessageRecord:
     source_id: int | None = None
     # True when this is the upstream's current row: its audio_id (even None) wins.
     upstream_state: bool = False
+    # Who spoke a user turn, when voiceprint recognition named them (ingest/speaker.py).
+    speaker: str | None = None
+    # The content as reported, when normalisation took a speaker out of it: the natural key
+    # hashes this, so the turn keeps the key it had before speakers had their own field.
+    reported_content: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from xiaozhi_server.realtime.redis_bridge import RedisBridge
 from xiaozhi_server.realtime.registry import FeedRegistry, WorkerLink
 from xiaozhi_server.sources.tap import UpstreamProxy
 from xiaozhi_server.store.database import Store
+from xiaozhi_server.store.messages import max_message_id
 
 log = logging.getLogger(__name__)
 _RELAY_CONNECT_SECONDS = 10.0
@@ -54,12 +55,14 @@ class Services:
         ties this process to the other workers of one ``serve``."""
         store = open_store(settings)
         bus = EventBus()
-        bridge = _bridge(settings, bus)
+        bridge = _bridge(settings, bus, store)
         ingestor = Ingestor(store, bridge or bus, data_policy(settings))
         masker = Masker(settings.privacy.mask)
         notification = settings.notification
         fanout = Fanout(notification.queue_size, grace=notification.heartbeat_seconds)
         bus.attach(fanout)
+        if bridge is not None:
+            bridge.on_gap = fanout.catch_up
         relay_path = worker.relay_path if worker is not None else None
         return cls(
             settings=settings,
@@ -106,9 +109,11 @@ class Services:
         await self.store.close()
 
 
-def _bridge(settings: Settings, bus: EventBus) -> RedisBridge | None:
+def _bridge(settings: Settings, bus: EventBus, store: Store) -> RedisBridge | None:
     url = settings.notification.redis_url
-    return RedisBridge(url, bus) if url and settings.features.notifications else None
+    if not url or not settings.features.notifications:
+        return None
+    return RedisBridge(url, bus, highest_id=lambda: max_message_id(store))
 
 
 def _proxy(settings: Settings) -> UpstreamProxy | None:

@@ -82,3 +82,17 @@ def page(browser: Browser, console: LiveApp) -> Iterator[Page]:
 @pytest.fixture
 def screenshots(tmp_path: Path) -> Path:
     return tmp_path
+
+
+# The browser's language picks the console's: each test using ``lang_page`` runs in both.
+LOCALES = {"zh": "zh-CN", "en": "en-US"}
+
+
+@pytest.fixture(params=list(LOCALES))
+def lang_page(request: pytest.FixtureRequest, browser: Browser, console: LiveApp) -> Iterator[Page]:
+    """A signed-in page in Chinese, then (the next run) in English; ``page.lang`` says which."""
+    opened = open_page(browser, console, locale=LOCALES[request.param])
+    sign_in(opened)
+    opened.lang = request.param  # type: ignore[attr-defined]
+    yield opened
+    opened.context.close()

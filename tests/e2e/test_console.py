@@ -73,8 +73,8 @@ def test_a_conversation_shows_user_agent_and_tool_turns_distinctly(
 ) -> None:
     page.goto(page.url.split("#")[0] + "#/session/s-weather")
     expect(page.locator(".bubble.user").first).to_contain_text("小智，今天深圳天气怎么样？")
-    expect(page.locator(".bubble.tool .tool-call")).to_contain_text("get_weather")
-    expect(page.locator(".bubble.tool .tool-result")).to_contain_text("晴，22°C")
+    expect(page.locator(".bubble.agent .tool-call")).to_contain_text("get_weather")
+    expect(page.locator(".bubble.agent .tool-result")).to_contain_text("晴，22°C")
     expect(page.locator(".bubble.agent button.play")).to_be_visible()
     page.screenshot(path=str(screenshots / "conversation.png"), full_page=True)
 
@@ -179,7 +179,7 @@ def test_everything_is_reachable_by_keyboard(page: Page) -> None:
     page.keyboard.press("Tab")
     focused = page.evaluate("() => document.activeElement.tagName")
     assert focused in ("A", "BUTTON", "INPUT", "MAIN")
-    page.locator("nav a").nth(1).focus()
+    page.locator("nav a[href='#/search']").focus()
     page.keyboard.press("Enter")
     expect(page.locator("form.search")).to_be_visible()
 

@@ -10,6 +10,7 @@ import httpx
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import open_page, sign_in
+from tests.e2e.screenshots import shoot
 from tests.e2e.test_console import report
 from tests.support.core_client import wav_bytes
 from tests.support.live_app import LiveApp
@@ -43,6 +44,7 @@ def test_erasing_a_device_names_it_and_its_counts_then_removes_it(
         f"删除设备 客厅小智（{LIVING_ROOM}）的 2 个会话、6 条消息和 1 段录音？"
     )
     page.screenshot(path=str(screenshots / "erasure-question.png"))
+    shoot(page, "erasure")
     dialog.locator("button.confirm").click()
     expect(dialog.locator("#erasure-question")).to_have_text(
         f"已删除设备 客厅小智（{LIVING_ROOM}）的 2 个会话、6 条消息和 1 段录音。"

@@ -13,6 +13,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 Message = dict[str, Any]
 _unread: WeakKeyDictionary[ClientConnection, deque[Message]] = WeakKeyDictionary()
@@ -62,4 +63,61 @@ async def collect(connection: ClientConnection, kind: str, quiet: float = 0.5) -
             found.append(message)
 
 
-__all__ = ["collect", "connect", "feed_url", "messages_in", "next_of", "receive"]
+class Watcher:
+    """A client that keeps watching the feed as the console does: it notes every
+    ``chat_update`` id, and when the connection closes it connects again and resumes from
+    the highest id it has seen. ``ids`` is every chat update it received, in order."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.ids: list[int] = []
+        self.reconnects = 0
+        self._task: asyncio.Task[None] | None = None
+        self._welcomed = asyncio.Event()
+        self._arrived = asyncio.Event()
+
+    async def __aenter__(self) -> Watcher:
+        self._task = asyncio.create_task(self._watch())
+        async with asyncio.timeout(30):
+            await self._welcomed.wait()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _watch(self) -> None:
+        while True:
+            try:
+                async with connect(self.url) as connection:
+                    await self._follow(connection)
+            except (OSError, ConnectionClosed):
+                pass
+            self.reconnects += 1
+            await asyncio.sleep(0.2)
+
+    async def _follow(self, connection: ClientConnection) -> None:
+        while True:
+            message = await receive(connection)
+            if message["type"] == "welcome" and self.ids:
+                await connection.send(json.dumps({"type": "resume", "since": max(self.ids)}))
+            elif message["type"] == "chat_update":
+                self.ids.append(message["data"]["id"])
+                self._arrived.set()
+            self._welcomed.set()
+
+    async def wait_for(self, ids: set[int], within: float = 60.0) -> None:
+        """Block until every id in ``ids`` has arrived (fail after ``within`` seconds)."""
+        try:
+            async with asyncio.timeout(within):
+                while not ids <= set(self.ids):
+                    self._arrived.clear()
+                    await self._arrived.wait()
+        except TimeoutError:
+            missing = sorted(ids - set(self.ids))
+            message = f"{self.url}: {len(missing)} never arrived: {missing[:20]}"
+            raise AssertionError(message) from None
+
+
+__all__ = ["Watcher", "collect", "connect", "feed_url", "messages_in", "next_of", "receive"]

@@ -171,32 +171,44 @@ def frozen(server: MariaDB) -> Iterator[None]:
         os.kill(server.pid, signal.SIGCONT)
 
 
+class RedisServer:
+    """A redis-server on a port of its own, nothing persisted, that a test may stop and start
+    again on the same port (its clients see a restart)."""
+
+    def __init__(self, base: Path) -> None:
+        self.port = free_port()
+        self._base = base
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The URL clients connect to."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """Start it (again) and wait until it listens."""
+        listen = ["--port", str(self.port), "--bind", "127.0.0.1", "--protected-mode", "yes"]
+        nothing_kept = ["--save", "", "--appendonly", "no", "--dir", str(self._base)]
+        self._process = subprocess.Popen(
+            [require_binary("redis-server"), *listen, *nothing_kept],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, self._process)
+
+    def stop(self) -> None:
+        """Stop it; every client connection ends."""
+        if self._process is not None:
+            stop(self._process)
+            self._process = None
+
+
 @contextmanager
 def running_redis(base: Path) -> Iterator[str]:
     """Start redis-server on a free port, nothing persisted; yield its URL; stop it on exit."""
-    binary = require_binary("redis-server")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(base),
-            "--protected-mode",
-            "yes",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = RedisServer(base)
     try:
-        wait_for_port(port, process)
-        yield f"redis://127.0.0.1:{port}/0"
+        server.start()
+        yield server.url
     finally:
-        stop(process)
+        server.stop()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Response
 
@@ -58,6 +58,11 @@ async def audio(
     row = await get_audio(services.store, audio_id)
     if row is None:
         raise not_found(f"audio {audio_id!r}")
+    return recording(row, range_)
+
+
+def recording(row: dict[str, Any], range_: str | None) -> Response:
+    """A stored recording as an answer: whole, or the slice a Range header asks for (206)."""
     data: bytes = row["data"]
     headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=86400"}
     if range_ is None:

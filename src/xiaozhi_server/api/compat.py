@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from xiaozhi_server.api.params import MAX_OFFSET, MAX_PAGE
+from xiaozhi_server.ingest.speaker import join_speaker
 from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.sources.envelope import failure, success
 from xiaozhi_server.store import messages as message_queries
@@ -70,7 +71,8 @@ def compat_router(prefix: str) -> APIRouter:
             {
                 "createdAt": _local(row["created_at"], zone),
                 "chatType": row["chat_type"],
-                "content": masker.text(row["content"]),
+                # manager-api's form: a named speaker inside the content's JSON
+                "content": join_speaker(row["speaker"], masker.text(row["content"])),
                 "audioId": row["audio_id"],
                 "macAddress": row["device"],
             }

@@ -15,6 +15,7 @@ from xiaozhi_server.api.params import (
     ContainsText,
     Cursor,
     DevicePath,
+    DeviceRef,
     Zone,
     decode_cursor,
     encode_cursor,
@@ -22,7 +23,13 @@ from xiaozhi_server.api.params import (
 )
 from xiaozhi_server.api.schemas import ChatHistory, DeviceList
 from xiaozhi_server.api.unmask import content_masking
-from xiaozhi_server.api.views import device_view, message_view, session_view
+from xiaozhi_server.api.views import (
+    IDLE_WITHIN,
+    ONLINE_WITHIN,
+    device_view,
+    message_view,
+    session_view,
+)
 from xiaozhi_server.domain import ChatType
 from xiaozhi_server.ingest.normalise import normalise_device
 from xiaozhi_server.privacy.masking import Masker
@@ -30,10 +37,14 @@ from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.store import devices as device_queries
 from xiaozhi_server.store import messages as message_queries
 from xiaozhi_server.store import sessions as session_queries
+from xiaozhi_server.store.devices import DeviceQuery
 from xiaozhi_server.store.sync_state import all_sync_status
 
 router = APIRouter(prefix="/api/v2", tags=["devices"], dependencies=READER)
 MESSAGES_PER_SESSION = 200
+
+
+MAX_MACS = 100
 
 
 @router.get(
@@ -45,21 +56,56 @@ MESSAGES_PER_SESSION = 200
 async def list_devices(
     services: Services = Depends(get_services),
     agent: Annotated[AgentRef | None, Query(description="agent id")] = None,
-    q: Annotated[ContainsText | None, Query(description="alias or MAC contains")] = None,
+    q: Annotated[
+        ContainsText | None, Query(description="alias, MAC, agent id or agent name contains")
+    ] = None,
+    mac: Annotated[
+        list[DeviceRef] | None,
+        Query(max_length=MAX_MACS, description=f"only these devices (up to {MAX_MACS})"),
+    ] = None,
     state: Annotated[
         Literal["online", "idle", "offline"] | None,
         Query(description="online (last 5 minutes), idle (last 24 hours) or offline"),
     ] = None,
-    sort: Literal["last_seen", "alias", "messages", "sessions", "mac"] = "last_seen",
+    sort: Literal["last_seen", "alias", "agent", "messages", "sessions", "mac"] = "last_seen",
+    order: Annotated[
+        Literal["asc", "desc"] | None,
+        Query(description="default: newest, most and names A to Z first"),
+    ] = None,
     limit: Annotated[int, page_limit("devices")] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="devices to skip")] = 0,
 ) -> dict[str, Any]:
-    """Every device with alias, board, firmware, agent, last seen, counts and state."""
-    rows, total = await device_queries.list_devices(services.store, sort, limit, offset, agent, q)
-    items = [device_view(row) for row in rows]
-    if state:
-        items = [item for item in items if item["state"] == state]
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
+    """Every device with alias, board, firmware, agent (and its name), last seen, counts and
+    state; filtered, sorted and paged by the store."""
+    wanted = DeviceQuery(
+        sort,
+        order,
+        limit,
+        offset,
+        agent,
+        q,
+        [normalise_device(m) for m in mac] if mac is not None else None,
+        **_state_bounds(state, datetime.now(UTC)),
+    )
+    rows, total = await device_queries.list_devices(services.store, wanted)
+    return {
+        "items": [device_view(row) for row in rows],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+def _state_bounds(state: str | None, now: datetime) -> dict[str, datetime]:
+    """online: seen in the last 5 minutes; idle: in the last 24 hours, not 5 minutes;
+    offline: not in the last 24 hours (as ``device_view`` tells them apart)."""
+    if state == "online":
+        return {"seen_since": now - ONLINE_WITHIN}
+    if state == "idle":
+        return {"seen_since": now - IDLE_WITHIN, "unseen_since": now - ONLINE_WITHIN}
+    if state == "offline":
+        return {"unseen_since": now - IDLE_WITHIN}
+    return {}
 
 
 async def resolve_device(services: Services, device_id: str) -> dict[str, Any]:

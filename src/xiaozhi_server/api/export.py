@@ -15,6 +15,15 @@ from fastapi.responses import StreamingResponse
 
 from xiaozhi_server.api.contract import ADMIN, errors
 from xiaozhi_server.api.devices import resolve_device
+from xiaozhi_server.api.export_marks import (
+    MARK_COLUMNS,
+    csv_cells,
+    marks_of_row,
+    message_lines,
+    session_heading,
+    with_marks,
+)
+from xiaozhi_server.api.mark_schemas import Tag
 from xiaozhi_server.api.params import DeviceRef, SessionRef, Time, Zone
 from xiaozhi_server.api.schemas import EXPORT_DOWNLOAD
 from xiaozhi_server.api.unmask import content_masking
@@ -40,6 +49,7 @@ CSV_COLUMNS = [
     "session_id",
     "agent_id",
     "chat_type",
+    "speaker",
     "content",
     "audio_id",
     "source",
@@ -67,6 +77,10 @@ async def export(
     session: Annotated[SessionRef | None, Query(description="session id")] = None,
     from_: Annotated[Time, Query(alias="from", description="messages created at or after")] = None,
     to: Annotated[Time, Query(description="messages created before")] = None,
+    starred: Annotated[
+        bool | None, Query(description="only in starred (unstarred) sessions")
+    ] = None,
+    tag: Annotated[Tag | None, Query(description="the message or its session tagged so")] = None,
     tz: Annotated[
         Zone | None, Query(description="zone for the times in the transcript (txt)")
     ] = None,
@@ -80,8 +94,9 @@ async def export(
     zone = tz or zoneinfo.ZoneInfo("UTC")
     mac = (await resolve_device(services, device))["mac"] if device else None
     filters = {"device": mac, "session": session, "since": from_, "until": to}
+    filters |= {"starred": starred, "tag": tag}
     await _record_export(services, principal, client_address(request), format, filters, masker)
-    pages = _pages(services, filters)
+    pages = with_marks(services, _pages(services, filters))
     body = (
         _jsonl(pages, masker)
         if format == "jsonl"
@@ -103,6 +118,8 @@ async def _record_export(
     masker: Masker | None,
 ) -> None:
     chosen = {name: value for name, value in filters.items() if value is not None}
+    if "tag" in chosen:
+        chosen["tag"] = True  # which tag is the users' words: only that one was chosen
     detail = {"format": format, "filters": jsonable(chosen), "masked": bool(masker)}
     target = ", ".join(f"{name} {value}" for name, value in chosen.items() if name in _TARGETS)
     entry = AuditEntry(principal.name, principal.kind, "export", target or "all", address, detail)
@@ -126,7 +143,10 @@ async def _jsonl(
 ) -> AsyncIterator[str]:
     async for rows in pages:
         yield "".join(
-            json.dumps(jsonable(message_view(r, masker=masker)), ensure_ascii=False) + "\n"
+            json.dumps(
+                jsonable(message_view(r, masker=masker) | marks_of_row(r)), ensure_ascii=False
+            )
+            + "\n"
             for r in rows
         )
 
@@ -134,13 +154,16 @@ async def _jsonl(
 async def _csv(
     pages: AsyncIterator[list[dict[str, Any]]], masker: Masker | None
 ) -> AsyncIterator[str]:
-    yield "\ufeff" + ",".join(CSV_COLUMNS) + "\r\n"  # the BOM makes spreadsheet apps read UTF-8
+    yield (
+        "\ufeff" + ",".join(CSV_COLUMNS + MARK_COLUMNS) + "\r\n"
+    )  # the BOM makes spreadsheet apps read UTF-8
     async for rows in pages:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         for row in rows:
             view = jsonable(message_view(row, masker=masker))
-            writer.writerow([spreadsheet_safe(view[column]) for column in CSV_COLUMNS])
+            cells = [view[column] for column in CSV_COLUMNS] + csv_cells(row)
+            writer.writerow([spreadsheet_safe(cell) for cell in cells])
         yield buffer.getvalue()
 
 
@@ -161,7 +184,15 @@ async def _transcript(
             if row["session_id"] != current:
                 current = row["session_id"]
                 lines.append(f"\n=== 会话 Session {current} · 设备 Device {row['device']} ===\n")
+                lines.append(session_heading(row))
             moment = row["created_at"].astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
             content = masker.text(row["content"]) if masker else row["content"]
-            lines.append(f"[{moment}] {SPEAKERS.get(row['chat_type'], '?')}: {content}\n")
+            lines.append(f"[{moment}] {_who(row)}: {content}\n")
+            lines.append(message_lines(row))
         yield "".join(lines)
+
+
+def _who(row: dict[str, Any]) -> str:
+    """Who spoke a line: the role, and the speaker's name when voiceprint named one."""
+    role = SPEAKERS.get(row["chat_type"], "?")
+    return f"{role} · {row['speaker']}" if row["speaker"] else role

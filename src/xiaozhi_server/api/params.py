@@ -20,7 +20,13 @@ from pydantic import AfterValidator, BeforeValidator, StringConstraints, WithJso
 from pydantic_core import PydanticCustomError
 
 from xiaozhi_server.api.errors import bad_parameter
-from xiaozhi_server.store.tables import AGENT_LEN, AUDIO_ID_LEN, DEVICE_LEN, SESSION_LEN
+from xiaozhi_server.store.tables import (
+    AGENT_LEN,
+    AUDIO_ID_LEN,
+    DEVICE_LEN,
+    SESSION_LEN,
+    SPEAKER_LEN,
+)
 
 MAX_PAGE = 100
 MAX_OFFSET = 1_000_000_000
@@ -109,6 +115,13 @@ AudioPath = Annotated[
     StringConstraints(min_length=1, max_length=AUDIO_ID_LEN),
     AfterValidator(_no_nul),
     _text_schema(AUDIO_ID_LEN, 1),
+]
+# A speaker's name as voiceprint recognition gave it (exact match).
+SpeakerName = Annotated[
+    str,
+    StringConstraints(max_length=SPEAKER_LEN),
+    AfterValidator(_no_nul),
+    _text_schema(SPEAKER_LEN),
 ]
 # A "contains" filter over titles, aliases or MACs.
 ContainsText = Annotated[

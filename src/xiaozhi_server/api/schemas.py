@@ -31,6 +31,9 @@ class Device(BaseModel):
     board: str | None
     firmware: str | None
     agent_id: str | None
+    agent_name: str | None = Field(
+        None, description="the agent's name, null if the upstream named none (device list only)"
+    )
     last_seen_at: Timestamp | None
     first_seen_at: Timestamp | None
     message_count: int
@@ -46,6 +49,22 @@ class DeviceList(BaseModel):
 
     items: list[Device]
     total: int = Field(description="devices matching the filters, on every page")
+    limit: int
+    offset: int
+
+
+class Agent(BaseModel):
+    """An agent: its id and the name the upstream gave it."""
+
+    agent_id: str
+    name: str | None = Field(description="null for an agent known only by id")
+
+
+class AgentList(BaseModel):
+    """One page of agents, by name."""
+
+    items: list[Agent]
+    total: int = Field(description="agents known, on every page")
     limit: int
     offset: int
 
@@ -73,7 +92,10 @@ class Message(BaseModel):
     session_id: str
     agent_id: str | None
     chat_type: int = Field(description="1 user, 2 agent, 3 tool")
-    content: str
+    speaker: str | None = Field(
+        description="user turns: who spoke, when the core's voiceprint recognition named them"
+    )
+    content: str = Field(description="the text as said (plain text, also with a speaker)")
     audio_id: str | None
     created_at: Timestamp
     source: str
@@ -95,6 +117,10 @@ class Session(BaseModel):
     last_message_at: Timestamp | None
     first_message_at_local: LocalTime = None
     last_message_at_local: LocalTime = None
+    # Marks (api/marks.py): in session lists and a session's messages.
+    starred: bool | SkipJsonSchema[None] = Field(None, description="starred by a user")
+    note: str | None = Field(None, description="a user's note on the session")
+    tags: list[str] | SkipJsonSchema[None] = Field(None, description="the session's tags")
 
 
 class SessionWithMessages(Session):
@@ -192,6 +218,16 @@ class StatsBucket(BaseModel):
     )
 
 
+class ResponseTime(BaseModel):
+    """How long replies took to begin: user turn → the reply's first agent sentence."""
+
+    day: str = Field(description="the user turns' local day (YYYY-MM-DD) in tz")
+    agent_id: str | None = Field(description="the user turns' agent (null: not known)")
+    replies: int = Field(description="user turns answered by at least one agent sentence")
+    p50_ms: int = Field(description="median response time, milliseconds (nearest rank)")
+    p95_ms: int = Field(description="95th percentile response time, milliseconds (nearest rank)")
+
+
 class Stats(BaseModel):
     """Totals per bucket over [from, to)."""
 
@@ -200,6 +236,9 @@ class Stats(BaseModel):
     from_: Timestamp = Field(alias="from")
     to: Timestamp
     buckets: list[StatsBucket]
+    response_times: list[ResponseTime] | SkipJsonSchema[None] = Field(
+        None, description="only with response_times=true: per agent and local day"
+    )
 
 
 class SyncSource(BaseModel):

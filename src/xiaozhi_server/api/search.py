@@ -15,11 +15,13 @@ from fastapi import APIRouter, Depends, Query
 
 from xiaozhi_server.api.contract import READER, errors
 from xiaozhi_server.api.devices import resolve_device
+from xiaozhi_server.api.mark_schemas import Tag
 from xiaozhi_server.api.params import (
     MAX_ID,
     AgentRef,
     DeviceRef,
     SearchText,
+    SpeakerName,
     Time,
     Zone,
     page_limit,
@@ -56,6 +58,13 @@ async def search(
     ] = None,
     from_: Annotated[Time, Query(alias="from", description="messages created at or after")] = None,
     to: Annotated[Time, Query(description="messages created before")] = None,
+    starred: Annotated[
+        bool | None, Query(description="only in starred (unstarred) sessions")
+    ] = None,
+    tag: Annotated[Tag | None, Query(description="the message or its session tagged so")] = None,
+    speaker: Annotated[
+        SpeakerName | None, Query(description="user turns of this speaker (voiceprint name)")
+    ] = None,
     limit: Annotated[int, page_limit("messages")] = 20,
     before_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="next page: the next_before_id of this one")
@@ -74,7 +83,18 @@ async def search(
 
     async def page_of(below: int | None) -> list[dict[str, Any]]:
         return await search_messages(
-            services.store, query, limit + 1, below, mac, agent, chat_type, from_, to
+            services.store,
+            query,
+            limit + 1,
+            below,
+            mac,
+            agent,
+            chat_type,
+            from_,
+            to,
+            starred=starred,
+            tag=tag,
+            speaker=speaker,
         )
 
     page, next_before_id = await _visible_hits(page_of, query, limit, before_id, searched)

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends, Path, Query
 from xiaozhi_server.api.contract import READER, errors
 from xiaozhi_server.api.devices import resolve_device, session_after, session_cursor
 from xiaozhi_server.api.errors import not_found
+from xiaozhi_server.api.mark_schemas import Tag
+from xiaozhi_server.api.marks import with_marks
 from xiaozhi_server.api.params import (
     AgentRef,
     ContainsText,
@@ -45,12 +47,15 @@ async def list_sessions(
     from_: Annotated[Time, Query(alias="from", description="sessions active at or after")] = None,
     to: Annotated[Time, Query(description="sessions started before")] = None,
     q: Annotated[ContainsText | None, Query(description="title contains")] = None,
+    starred: Annotated[bool | None, Query(description="only starred (or unstarred) ones")] = None,
+    tag: Annotated[Tag | None, Query(description="tagged so, or a message of it is")] = None,
     limit: Annotated[int, page_limit("sessions")] = 20,
     cursor: Annotated[Cursor | None, Query(description="a next_cursor this API returned")] = None,
     tz: Annotated[Zone | None, Query(description="adds *_local times in this zone")] = None,
     masker: Masker | None = Depends(content_masking),
 ) -> dict[str, Any]:
-    """Sessions newest first, one keyset page at a time (``next_cursor``); titles masked."""
+    """Sessions newest first, one keyset page at a time (``next_cursor``); titles masked;
+    each with its star, note and tags."""
     mac = (await resolve_device(services, device))["mac"] if device else None
     rows = await session_queries.list_sessions(
         services.store,
@@ -61,10 +66,12 @@ async def list_sessions(
         since=from_,
         until=to,
         q=q,
+        starred=starred,
+        tag=tag,
     )
     page = rows[:limit]
     return {
-        "items": [session_view(row, tz, masker) for row in page],
+        "items": await with_marks(services, [session_view(row, tz, masker) for row in page]),
         "next_cursor": session_cursor(page[-1]) if len(rows) > limit else None,
     }
 
@@ -87,6 +94,6 @@ async def session_messages(
         raise not_found(f"session {session_id!r}")
     rows = await message_queries.session_messages(services.store, session_id)
     return {
-        "session": session_view(session, tz, masker),
+        "session": (await with_marks(services, [session_view(session, tz, masker)]))[0],
         "items": [message_view(r, tz, masker) for r in rows],
     }

@@ -14,6 +14,7 @@ from xiaozhi_server.api.params import Time, Zone
 from xiaozhi_server.api.schemas import Stats
 from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.store import stats as stat_queries
+from xiaozhi_server.store.response_times import response_times as reply_times
 
 router = APIRouter(prefix="/api/v2", tags=["statistics"], dependencies=READER)
 MAX_DAYS = 366
@@ -35,9 +36,13 @@ async def stats(
     tz: Annotated[
         Zone | None, Query(description="zone whose days are counted (default UTC)")
     ] = None,
+    response_times: Annotated[
+        bool, Query(description="add response_times: p50/p95 per agent and day")
+    ] = False,
 ) -> dict[str, Any]:
     """Messages, sessions, active devices and tool calls per bucket; per device and per agent
-    also ``audio_bytes``, the audio stored for those messages.
+    also ``audio_bytes``, the audio stored for those messages. With ``response_times``,
+    also how long replies took to begin, per agent and local day.
 
     Per day, at most 366 days per request.
     """
@@ -50,7 +55,19 @@ async def stats(
         buckets = await _per_day(services, since, until, zone)
     else:
         buckets = await stat_queries.totals_by(services.store, group_by, since, until)
-    return {"group_by": group_by, "tz": str(zone), "from": since, "to": until, "buckets": buckets}
+    answer = {"group_by": group_by, "tz": str(zone), "from": since, "to": until, "buckets": buckets}
+    if response_times:
+        answer["response_times"] = await _response_times(services, since, until, zone)
+    return answer
+
+
+async def _response_times(
+    services: Services, since: datetime, until: datetime, zone: zoneinfo.ZoneInfo
+) -> list[dict[str, Any]]:
+    """Per agent and local day (store/response_times.py), over at most MAX_DAYS days."""
+    if until - since > timedelta(days=MAX_DAYS + 1):
+        raise bad_parameter("from", f"at most {MAX_DAYS} days per request")
+    return await reply_times(services.store, since, until, zone)
 
 
 def _days_before(moment: datetime, days: int) -> datetime:

@@ -27,6 +27,8 @@ def device_view(row: dict[str, Any], now: datetime | None = None) -> dict[str, A
         "board": row["board"],
         "firmware": row["app_version"],
         "agent_id": row["agent_id"],
+        # Present when the query joined the agent (the device list does).
+        **({"agent_name": row["agent_name"]} if "agent_name" in row else {}),
         "last_seen_at": last_seen,
         "first_seen_at": row["first_seen_at"],
         "message_count": row["message_count"],

@@ -13,8 +13,12 @@ import * as stats from "./views/stats.js";
 import * as sync from "./views/sync.js";
 import * as users from "./views/users.js";
 import * as audit from "./views/audit.js";
+import * as marks from "./views/marks.js";
+import * as shares from "./views/shares.js";
+import * as live from "./views/live.js";
+import { installKeys } from "./keys.js";
 
-const ROUTES = { devices, device, session, search, stats, sync, users, audit };
+const ROUTES = { devices, device, session, search, stats, sync, users, audit, marks, shares, live };
 const main = document.getElementById("main");
 const indicator = document.getElementById("connection");
 let cleanup = null;
@@ -39,7 +43,8 @@ async function route() {
   } catch (error) {
     if (error.status !== 401) main.textContent = String(error.message ?? error);
   }
-  main.focus({ preventScroll: true });
+  // To main for screen readers, unless the view put focus on its own field (search).
+  if (!main.contains(document.activeElement)) main.focus({ preventScroll: true });
 }
 
 async function signedIn() {
@@ -110,6 +115,7 @@ window.addEventListener("xiaozhi:signed-out", () => feed && showLogin());
 // A handle for diagnostics and tests: the live feed of this page.
 window.xiaozhi = { get feed() { return feed; } };
 
+installKeys();
 translateStatic();
 document.getElementById("lang").textContent = t("lang.switch");
 showConnection("reconnecting");

@@ -6,9 +6,13 @@
 import { isUnmasked } from "./access.js";
 
 export class Feed {
-  constructor(onState) {
+  // filters: sent as "subscribe" on every (re)connect, before "resume", so the server
+  // filters the replay too; backlog: on the first connect, replay the last N stored turns.
+  constructor(onState, { filters = null, backlog = 0 } = {}) {
     this.handlers = new Map();
     this.lastId = 0;
+    this.filters = filters;
+    this.backlog = backlog;
     this.onState = onState;
     this.delay = 500;
     this.socket = null;
@@ -53,8 +57,14 @@ export class Feed {
     if (message.type === "welcome") {
       this.delay = 500;
       this.onState("live");
+      if (this.filters) this.socket.send(JSON.stringify({ type: "subscribe", filters: this.filters }));
       if (this.lastId) this.socket.send(JSON.stringify({ type: "resume", since: this.lastId }));
-      else this.lastId = message.data.last_message_id;
+      else {
+        this.lastId = message.data.last_message_id;
+        this.backlogUpTo = this.lastId;  // turns up to here are history, not news
+        const since = Math.max(0, this.lastId - this.backlog);
+        if (this.backlog && this.lastId) this.socket.send(JSON.stringify({ type: "resume", since }));
+      }
       return;
     }
     if (message.type === "chat_update") this.lastId = Math.max(this.lastId, message.data.id);

@@ -22,7 +22,15 @@ from xiaozhi_server.domain import (
     MessageRecord,
     TitleRecord,
 )
-from xiaozhi_server.store.tables import AGENT_LEN, AUDIO_ID_LEN, DEVICE_LEN, SESSION_LEN, SOURCE_LEN
+from xiaozhi_server.ingest.speaker import split_speaker
+from xiaozhi_server.store.tables import (
+    AGENT_LEN,
+    AUDIO_ID_LEN,
+    DEVICE_LEN,
+    SESSION_LEN,
+    SOURCE_LEN,
+    SPEAKER_LEN,
+)
 
 _MAC = re.compile(r"^[0-9a-fA-F]{2}([:\-]?)(?:[0-9a-fA-F]{2}\1){4}[0-9a-fA-F]{2}$")
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -99,19 +107,28 @@ def normalise_message(record: MessageRecord) -> MessageRecord:
     if not isinstance(record.content, str):
         raise InvalidRecord("content: must be text")
     _require_unicode("content", record.content)
+    content = strip_controls(record.content)
+    speaker, reported = record.speaker, record.reported_content
+    if record.chat_type == ChatType.USER and speaker is None and reported is None:
+        separated = separate_speaker(content)
+        if separated is not None:
+            reported = content  # the natural key keeps hashing the content as reported
+            speaker, content = separated
     fields = (
         _identifier("device", normalise_device(_text("device", record.device)), DEVICE_LEN),
         _identifier("session_id", record.session_id, SESSION_LEN),
-        strip_controls(record.content),
+        content,
         utc_millis("created_at", record.created_at),
         _identifier("source", record.source, SOURCE_LEN),
         _optional_identifier("agent_id", record.agent_id, AGENT_LEN),
         _optional_identifier("audio_id", record.audio_id, AUDIO_ID_LEN),
+        _optional_text("speaker", speaker, SPEAKER_LEN),
+        reported,
     )
     unchanged = fields[3] is record.created_at and type(record.chat_type) is int  # UTC, an int
     if unchanged and fields == _normalised_fields(record):
         return record  # already normalised (a record object costs ~2 µs to build)
-    device, session_id, content, created_at, source, agent_id, audio_id = fields
+    device, session_id, content, created_at, source, agent_id, audio_id, speaker, reported = fields
     return MessageRecord(
         device=device,
         session_id=session_id,
@@ -123,6 +140,8 @@ def normalise_message(record: MessageRecord) -> MessageRecord:
         audio_id=audio_id,
         source_id=record.source_id,
         upstream_state=record.upstream_state,
+        speaker=speaker,
+        reported_content=reported,
     )
 
 
@@ -135,7 +154,19 @@ def _normalised_fields(record: MessageRecord) -> tuple[object, ...]:
         record.source,
         record.agent_id,
         record.audio_id,
+        record.speaker,
+        record.reported_content,
     )
+
+
+def separate_speaker(content: str) -> tuple[str | None, str] | None:
+    """A user turn's ``(speaker, text)`` without control characters, if its content is in
+    the voiceprint form (``{"speaker": …, "content": …}``); None if it is anything else."""
+    split = split_speaker(content)
+    if split is None:
+        return None
+    speaker, text = split
+    return strip_controls(speaker or "").strip() or None, strip_controls(text)
 
 
 def normalise_audio(record: AudioRecord) -> AudioRecord:

@@ -149,8 +149,14 @@ def message_row(record: MessageRecord, stamp: str) -> MessageRow:
     ingested and updated at ``stamp``."""
     millis = epoch_millis(record.created_at)
     return (
+        # the content as reported: a voiceprint turn keeps the key it had before speakers
+        # had a field of their own
         natural_key_millis(
-            record.device, record.session_id, record.chat_type, millis, record.content
+            record.device,
+            record.session_id,
+            record.chat_type,
+            millis,
+            record.reported_content or record.content,
         ),
         record.source,
         record.source_id,
@@ -159,6 +165,7 @@ def message_row(record: MessageRecord, stamp: str) -> MessageRow:
         record.session_id,
         record.chat_type,
         record.content,
+        record.speaker,
         record.audio_id,
         utc_text_from_millis(millis),
         stamp,

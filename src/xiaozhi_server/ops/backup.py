@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
+from xiaozhi_server.ingest.normalise import separate_speaker
 from xiaozhi_server.privacy.admission import admit_rows
 from xiaozhi_server.privacy.policy import KEEP_EVERYTHING, DataPolicy
 from xiaozhi_server.store import erasures as tombstones
@@ -44,8 +45,10 @@ from xiaozhi_server.store.tables import (
 from xiaozhi_server.store.types import UtcDateTime
 
 FORMAT = "xiaozhi-server-archive"
-VERSION = 2
-READABLE_VERSIONS = (1, 2)  # version 1 had no erasures
+VERSION = 3
+# version 1 had no erasures; versions 1 and 2 no message speakers (their voiceprint turns
+# are split on import, as ingest splits them)
+READABLE_VERSIONS = (1, 2, 3)
 TABLES: list[Table] = [erasures, agents, devices, sessions, audio, messages, sync_status]
 _BY_NAME = {table.name: table for table in TABLES}
 PAGE = 1000
@@ -161,6 +164,16 @@ def _encode(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     return encoded
 
 
+def _with_speaker(row: dict[str, Any]) -> dict[str, Any]:
+    """A message row of an archive from before speakers had a column, split as ingest
+    splits a voiceprint turn (its natural key stays: it hashes the content as reported)."""
+    if "speaker" in row:
+        return row
+    separated = separate_speaker(row["content"]) if row.get("chat_type") == 1 else None
+    speaker, content = separated or (None, row["content"])
+    return row | {"speaker": speaker, "content": content}
+
+
 def _decode(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     decoded = dict(row)
     for column in table.columns:
@@ -171,7 +184,7 @@ def _decode(table: Table, row: dict[str, Any]) -> dict[str, Any]:
             decoded[column.name] = datetime.fromisoformat(value)
         elif column.name == "data" and table is audio:
             decoded[column.name] = base64.b64decode(value)
-    return decoded
+    return _with_speaker(decoded) if table is messages else decoded
 
 
 def _read(path: Path) -> Iterator[tuple[str, list[dict[str, Any]]]]:
@@ -180,7 +193,7 @@ def _read(path: Path) -> Iterator[tuple[str, list[dict[str, Any]]]]:
         with gzip.open(path, "rt", encoding="utf-8") as lines:
             header = json.loads(next(lines, "{}"))
             if header.get("format") != FORMAT or header.get("version") not in READABLE_VERSIONS:
-                raise ArchiveError(f"{path} is not a {FORMAT} version 1 or 2 file")
+                raise ArchiveError(f"{path} is not a {FORMAT} version 1, 2 or 3 file")
             current = ""
             rows: list[dict[str, Any]] = []
             for number, line in enumerate(lines, start=2):

@@ -57,6 +57,11 @@ SYNC_LAG = Gauge(
 SYNC_ROWS = Counter(
     "xiaozhi_sync_rows", "Rows a source wrote, by kind (new, updated, deleted).", ["source", "kind"]
 )
+SYNC_LEADER = Gauge(
+    "xiaozhi_sync_leader",
+    "1 while this instance runs the upstream sync, 0 while it stands by (instances sharing a "
+    "store elect one).",
+)
 SYNC_FAILURES = Counter("xiaozhi_sync_failures", "Sync passes that failed.", ["source"])
 HTTP_LATENCY = Histogram(
     "xiaozhi_http_request_duration_seconds",

@@ -61,6 +61,8 @@ class FeedClient:
         self._sent: deque[tuple[int, ...]] = deque()
         self._sent_count = 0
         self._seen: set[int] | None = None
+        # Replays stored messages after an id to this client (set by its feed session).
+        self.catch_up: Callable[[int], None] | None = None
         channel.on_writable = self.drain
 
     @property
@@ -166,6 +168,7 @@ class Fanout:
         self.queue_size = queue_size
         self.grace = grace
         self._groups: dict[GroupKey, set[FeedClient]] = {}
+        self._members: set[FeedClient] = set()  # also those subscribed to nothing
         self._incoming: list[Event] = []
         self._flush_scheduled = False
 
@@ -174,6 +177,7 @@ class Fanout:
         shows them."""
         client = FeedClient(self, channel, self.queue_size, view)
         self._groups.setdefault(client.group, set()).add(client)
+        self._members.add(client)
         return client
 
     def subscribe(self, client: FeedClient, filters: Filters | None) -> None:
@@ -188,7 +192,17 @@ class Fanout:
     def leave(self, client: FeedClient) -> None:
         """Forget ``client``."""
         self._remove(client)
+        self._members.discard(client)
         client.active = False
+
+    def catch_up(self, after_id: int) -> None:
+        """Events after message ``after_id`` may not have reached this process (events
+        between instances were lost for a while): every client gets the stored messages
+        after it that it was not sent."""
+        for client in list(self._members):
+            # one that unsubscribed wants nothing, not even what it missed
+            if client.active and client.catch_up is not None:
+                client.catch_up(after_id)
 
     @property
     def clients(self) -> int:

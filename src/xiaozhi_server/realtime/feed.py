@@ -131,6 +131,8 @@ class FeedSession:
         self._services = services
         self._principal = principal
         self._view = view
+        self._replaying = asyncio.Lock()  # one replay at a time: a resume, or a catch-up
+        self._catching_up: set[asyncio.Task[None]] = set()
 
     async def run(self) -> str:
         """Serve the client; return why it ended (for metrics)."""
@@ -145,6 +147,8 @@ class FeedSession:
             return "internal_error"
         finally:
             fanout.leave(client)
+            for task in self._catching_up:
+                task.cancel()
             channel.release()
         if client.closed_code is not None:
             return "too_slow" if client.closed_code == CLOSE_TOO_SLOW else "internal_error"
@@ -161,7 +165,14 @@ class FeedSession:
         }
         await client.write_now([Event("welcome", welcome)])
         client.release()
+        client.catch_up = lambda after_id: self._catch_up(client, after_id)
         return await self._read(client)
+
+    def _catch_up(self, client: FeedClient, after_id: int) -> None:
+        """Replay, as if the client had asked to resume from ``after_id``."""
+        task = asyncio.create_task(self._replay(client, after_id))
+        self._catching_up.add(task)
+        task.add_done_callback(self._catching_up.discard)
 
     async def _read(self, client: FeedClient) -> str:
         while True:
@@ -191,6 +202,10 @@ class FeedSession:
 
     async def _replay(self, client: FeedClient, since: int) -> None:
         """Send stored messages after ``since``, a page per frame; live events wait."""
+        async with self._replaying:
+            await self._replay_pages(client, since)
+
+    async def _replay_pages(self, client: FeedClient, since: int) -> None:
         filters = client.filters
         replayed, last = 0, since
         client.hold()

@@ -22,6 +22,7 @@ def message_payload(row: Mapping[str, Any]) -> dict[str, Any]:
         "session_id": row["session_id"],
         "agent_id": row["agent_id"],
         "chat_type": row["chat_type"],
+        "speaker": row["speaker"],
         "content": row["content"],
         "audio_id": row["audio_id"],
         "created_at": row["created_at"],

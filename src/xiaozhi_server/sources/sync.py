@@ -161,6 +161,9 @@ class Syncer:
         self._applied: dict[int, datetime] = {}
         # shown in sync_status while set (binlog mode that fell back to polling says so)
         self.notice: str | None = None
+        # At 0 from the start, so that increase() sees the first failure, and a dashboard
+        # or an alert has a series before anything failed.
+        SYNC_FAILURES.labels(SERVICE)
 
     async def close(self) -> None:
         """Close the upstream connection."""

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from xiaozhi_server.config import Settings
 from xiaozhi_server.ingest.pipeline import Ingestor
+from xiaozhi_server.ops.metrics import SYNC_LEADER
 from xiaozhi_server.realtime.bus import Event
 from xiaozhi_server.services import Services, data_policy, open_store
 from xiaozhi_server.sources.binlog_sync import BinlogFollower
@@ -59,11 +60,15 @@ async def sync_in_background(services: Services) -> None:
     """Under ``serve``: lead (or stand by until the leader goes), then sync for ever."""
     settings = services.settings
     leadership = Leadership(services.store)
+    SYNC_LEADER.set(0)
+    # A standby tries every interval: the lock is freed the moment the leader dies, so
+    # another instance leads within one interval (and has synced within two).
     while True:
         if await leadership.acquire():
             break
-        await asyncio.sleep(max(settings.sync_service.interval, 5.0))
+        await asyncio.sleep(settings.sync_service.interval)
     log.info("this instance leads the upstream sync")
+    SYNC_LEADER.set(1)
     source = puller(
         settings,
         services.ingestor,
@@ -73,6 +78,7 @@ async def sync_in_background(services: Services) -> None:
     try:
         await _follow(source)
     finally:
+        SYNC_LEADER.set(0)
         await leadership.release()
 
 

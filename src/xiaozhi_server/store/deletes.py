@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, select, update
 
+from xiaozhi_server.store import marks
+from xiaozhi_server.store.purge import forget_sessions
 from xiaozhi_server.store.search import unindex_messages
 from xiaozhi_server.store.tables import agents, devices, messages, sessions
 from xiaozhi_server.store.writes import chunked
@@ -39,6 +41,7 @@ def delete_messages(
             )
     if policy == "mirror":
         unindex_messages(connection, ids)
+        marks.forget_messages(connection, ids)
         _forget_empty(connection, touched_sessions, touched_devices)
     return len(ids), touched_sessions, touched_devices
 
@@ -58,11 +61,14 @@ def _forget_empty(connection: Connection, session_ids: set[str], macs: set[str])
 
 
 def drop_empty_sessions(connection: Connection, session_ids: set[str]) -> None:
-    """Mirror policy: sessions left without messages go too."""
+    """Mirror policy: sessions left without messages go too (with their marks and shares)."""
     for part in chunked(sorted(session_ids)):
-        connection.execute(
-            delete(sessions).where(sessions.c.session_id.in_(part), sessions.c.message_count == 0)
+        emptied = select(sessions.c.session_id).where(
+            sessions.c.session_id.in_(part), sessions.c.message_count == 0
         )
+        gone = [row.session_id for row in connection.execute(emptied)]
+        connection.execute(delete(sessions).where(sessions.c.session_id.in_(gone)))
+        forget_sessions(connection, gone)
 
 
 def mark_devices_deleted(

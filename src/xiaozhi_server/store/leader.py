@@ -7,11 +7,16 @@ takes over on its next try. SQLite has a single instance by nature: it always le
 
 from __future__ import annotations
 
+import contextlib
+import logging
+
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from xiaozhi_server.store.database import Store
 
+log = logging.getLogger(__name__)
 LOCK_NAME = "xiaozhi-server:sync"
 _ADVISORY_KEY = 7_342_001
 
@@ -26,10 +31,28 @@ class Leadership:
         self._connection: AsyncConnection | None = None
 
     async def acquire(self) -> bool:
-        """True if this instance leads now (it keeps leading until ``release``)."""
+        """True if this instance leads now (it keeps leading until ``release``). False while
+        another instance leads, or while the store cannot be asked: a standby keeps trying
+        through a store that is briefly away, instead of giving up for good."""
         if self._store.dialect == "sqlite" or self._connection is not None:
             return True
-        connection = await self._store.engine.connect()
+        try:
+            connection = await self._store.engine.connect()
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("could not ask the store for the lead (%s): %s", self._name, _kind(exc))
+            return False
+        try:
+            won = await self._ask(connection)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("could not ask the store for the lead (%s): %s", self._name, _kind(exc))
+            won = False
+        if won:
+            self._connection = connection
+        else:
+            await _discard(connection)
+        return won
+
+    async def _ask(self, connection: AsyncConnection) -> bool:
         if self._store.dialect == "postgresql":
             statement = text("SELECT pg_try_advisory_lock(:key)").bindparams(key=self._key)
         else:
@@ -39,16 +62,23 @@ class Leadership:
         # began, or a server that ends idle transactions (PostgreSQL's
         # idle_in_transaction_session_timeout) would end the session and free the lock.
         await connection.commit()
-        if won:
-            self._connection = connection
-        else:
-            await connection.invalidate()
-            await connection.close()
         return won
 
     async def release(self) -> None:
         """Give the lead up: the lock's connection is discarded, not pooled, which frees it."""
         if self._connection is not None:
-            await self._connection.invalidate()
-            await self._connection.close()
-            self._connection = None
+            connection, self._connection = self._connection, None
+            await _discard(connection)
+
+
+async def _discard(connection: AsyncConnection) -> None:
+    """Close ``connection`` for good (not back to the pool), even if it is broken."""
+    with contextlib.suppress(SQLAlchemyError, OSError):
+        await connection.invalidate()
+    with contextlib.suppress(SQLAlchemyError, OSError):
+        await connection.close()
+
+
+def _kind(exc: BaseException) -> str:
+    # The error's text can name hosts and users; its kind says enough here.
+    return type(exc.__cause__ or exc).__name__

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from xiaozhi_server.store.database import Store
+from xiaozhi_server.store.marks import messages_matching
 from xiaozhi_server.store.tables import messages
 
 
@@ -29,9 +30,12 @@ async def messages_after(
     session: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    starred: bool | None = None,
+    tag: str | None = None,
 ) -> list[dict[str, Any]]:
     """Messages with an id above ``after_id``, oldest first, narrowed by the filters given."""
     query = select(messages).where(messages.c.id > after_id).order_by(messages.c.id).limit(limit)
+    query = query.where(*messages_matching(starred, tag))
     if device is not None:
         query = query.where(messages.c.device == device)
     if agent is not None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, select, text, update
 
+from xiaozhi_server.store import marks, shares
 from xiaozhi_server.store.search import unindex_messages
 from xiaozhi_server.store.tables import audio, devices, erasures, messages, sessions
 from xiaozhi_server.store.writes import chunked, refresh_devices
@@ -52,6 +53,7 @@ def delete_messages(connection: Connection, rows: Sequence[Any], now: datetime) 
     for part in chunked(ids):
         connection.execute(text(f"DELETE FROM messages WHERE id IN ({_literal_ids(part)})"))
     unindex_messages(connection, ids)
+    marks.forget_messages(connection, ids)
     _drop_unused_audio(connection, {row.audio_id for row in rows if row.audio_id}, removed)
     emptied = _recount_sessions(connection, {row.session_id for row in rows}, now)
     per_device = Counter(row.device for row in rows)
@@ -97,9 +99,17 @@ def drop_sessions(
             ).all()
         )
         connection.execute(delete(sessions).where(sessions.c.session_id.in_(part)))
+    forget_sessions(connection, [row.session_id for row in dropped])
     lost_sessions = Counter(row.device for row in dropped if row.device is not None)
     _update_devices(connection, deleted_messages or Counter(), lost_sessions, now)
     return [row.session_id for row in dropped]
+
+
+def forget_sessions(connection: Connection, session_ids: Iterable[str]) -> None:
+    """Delete what the hub's users added to these (deleted) sessions: marks and shares."""
+    ids = list(session_ids)
+    marks.forget_sessions(connection, ids)
+    shares.forget_sessions(connection, ids)
 
 
 def delete_device(connection: Connection, mac: str) -> int:
@@ -220,6 +230,7 @@ def settle_after_import(
         )
         macs = macs | {row.device for row in owners if row.device is not None}
         connection.execute(delete(sessions).where(sessions.c.session_id.in_(part)))
+        forget_sessions(connection, part)
     recount = sorted(macs | erased_devices)
     for part in chunked(recount):
         connection.execute(

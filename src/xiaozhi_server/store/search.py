@@ -9,6 +9,7 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.sql import Select
 
 from xiaozhi_server.store.database import Store
+from xiaozhi_server.store.marks import messages_matching
 from xiaozhi_server.store.patterns import contains
 from xiaozhi_server.store.search_terms import index_terms, query_phrase
 from xiaozhi_server.store.sqlite_writes import dbapi
@@ -57,9 +58,14 @@ async def search_messages(
     chat_type: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    starred: bool | None = None,
+    tag: str | None = None,
+    speaker: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Messages containing ``query`` (case-insensitive), newest first, after the filters."""
+    """Messages containing ``query`` (case-insensitive), newest first, after the filters
+    (``starred`` and ``tag``: marks, as store/marks.py matches them)."""
     statement = select(messages).order_by(messages.c.id.desc()).limit(limit)
+    statement = statement.where(*messages_matching(starred, tag))
     statement = _matching(statement, query, store.dialect)
     if before_id is not None:
         statement = statement.where(messages.c.id < before_id)
@@ -73,6 +79,8 @@ async def search_messages(
         statement = statement.where(messages.c.created_at >= since)
     if until is not None:
         statement = statement.where(messages.c.created_at < until)
+    if speaker is not None:
+        statement = statement.where(messages.c.speaker == speaker)
     async with store.read() as connection:
         return [dict(row._mapping) for row in await connection.execute(statement)]
 

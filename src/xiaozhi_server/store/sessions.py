@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from xiaozhi_server.store.database import Store
+from xiaozhi_server.store.marks import sessions_matching
 from xiaozhi_server.store.patterns import contains
 from xiaozhi_server.store.tables import sessions
 
@@ -32,10 +33,14 @@ async def list_sessions(
     since: datetime | None = None,
     until: datetime | None = None,
     q: str | None = None,
+    starred: bool | None = None,
+    tag: str | None = None,
 ) -> list[dict[str, Any]]:
     """Sessions with messages, newest first; ``after`` is the (last_message_at, id) of the
-    previous page's last row."""
-    query = select(sessions).where(sessions.c.last_message_at.is_not(None))
+    previous page's last row; ``starred`` and ``tag`` filter by marks (store/marks.py)."""
+    query = select(sessions).where(
+        sessions.c.last_message_at.is_not(None), *sessions_matching(starred, tag)
+    )
     if device is not None:
         query = query.where(sessions.c.device == device)
     if agent is not None:

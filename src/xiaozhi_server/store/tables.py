@@ -6,10 +6,12 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Table,
@@ -25,6 +27,7 @@ SESSION_LEN = 64
 AGENT_LEN = 32
 AUDIO_ID_LEN = 32
 SOURCE_LEN = 16
+SPEAKER_LEN = 128
 
 metadata = MetaData(
     naming_convention={
@@ -48,6 +51,8 @@ messages = Table(
     Column("session_id", String(SESSION_LEN), nullable=False),
     Column("chat_type", SmallInteger, nullable=False),
     Column("content", LongText, nullable=False),
+    # Who spoke a user turn, when voiceprint recognition named them (ingest/speaker.py).
+    Column("speaker", String(SPEAKER_LEN), nullable=True),
     Column("audio_id", String(AUDIO_ID_LEN), nullable=True, index=True),
     Column("created_at", UtcDateTime, nullable=False, index=True),
     Column("ingested_at", UtcDateTime, nullable=False),
@@ -189,6 +194,50 @@ erasures = Table(
     Column("cutoff", UtcDateTime, nullable=False),
     Column("erased_at", UtcDateTime, nullable=False),
     UniqueConstraint("kind", "key"),
+    **MYSQL_OPTIONS,
+)
+
+# Stars, notes and tags (store/marks.py): on a session (message_id 0) or on one message.
+NOTE_LEN = 4000
+TAG_LEN = 32
+SESSION_MARK = 0
+marks = Table(
+    "marks",
+    metadata,
+    Column("session_id", String(SESSION_LEN), nullable=False),
+    Column("message_id", BigInteger, nullable=False),
+    Column("starred", Boolean, nullable=False, default=False),
+    Column("note", Text, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_by", String(64), nullable=False),
+    PrimaryKeyConstraint("session_id", "message_id"),
+    Index(None, "message_id"),
+    **MYSQL_OPTIONS,
+)
+
+mark_tags = Table(
+    "mark_tags",
+    metadata,
+    Column("session_id", String(SESSION_LEN), nullable=False),
+    Column("message_id", BigInteger, nullable=False),
+    Column("tag", String(TAG_LEN), nullable=False),
+    PrimaryKeyConstraint("session_id", "message_id", "tag"),
+    Index(None, "tag", "session_id"),
+    Index(None, "message_id"),
+    **MYSQL_OPTIONS,
+)
+
+# Read-only links to one session (store/shares.py): the link's secret is kept as a hash only.
+SHARE_ID_LEN = 24
+shares = Table(
+    "shares",
+    metadata,
+    Column("id", String(SHARE_ID_LEN), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("session_id", String(SESSION_LEN), nullable=False, index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
     **MYSQL_OPTIONS,
 )
 

@@ -34,6 +34,7 @@ MESSAGE_COLUMNS = (
     "session_id",
     "chat_type",
     "content",
+    "speaker",
     "audio_id",
     "created_at",
     "ingested_at",

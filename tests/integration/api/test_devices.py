@@ -79,3 +79,64 @@ def test_an_unknown_device_is_a_404_in_the_error_shape(api: httpx.Client) -> Non
     response = api.get("/api/v2/chat-history/ff:ff:ff:ff:ff:ff")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_devices_carry_their_agents_name(api: httpx.Client) -> None:
+    items = api.get("/api/v2/devices", params={"sort": "mac"}).json()["items"]
+    assert [(d["mac"], d["agent_name"]) for d in items] == [
+        (LIVING_ROOM, "小智助手"),
+        (KIDS_ROOM, "English Tutor"),
+    ]
+
+
+def test_devices_are_found_by_their_agents_name(api: httpx.Client) -> None:
+    found = api.get("/api/v2/devices", params={"q": "tutor"}).json()
+    assert [d["mac"] for d in found["items"]] == [KIDS_ROOM]
+    assert found["total"] == 1
+
+
+def test_devices_sort_by_agent_name_either_way(api: httpx.Client) -> None:
+    def order(direction: str) -> list[str]:
+        params = {"sort": "agent", "order": direction}
+        return [d["mac"] for d in api.get("/api/v2/devices", params=params).json()["items"]]
+
+    assert order("asc") == [KIDS_ROOM, LIVING_ROOM]  # English Tutor before 小智助手
+    assert order("desc") == [LIVING_ROOM, KIDS_ROOM]
+
+
+def test_devices_page_with_limit_and_offset_and_count_every_match(api: httpx.Client) -> None:
+    pages = [
+        api.get("/api/v2/devices", params={"sort": "mac", "limit": 1, "offset": n}).json()
+        for n in (0, 1, 2)
+    ]
+    assert [[d["mac"] for d in p["items"]] for p in pages] == [[LIVING_ROOM], [KIDS_ROOM], []]
+    assert [p["total"] for p in pages] == [2, 2, 2]
+
+
+def test_devices_can_be_asked_for_by_mac_in_any_spelling(api: httpx.Client) -> None:
+    params = {"mac": ["AA-BB-CC-00-00-02", "ff:ff:ff:ff:ff:ff"]}
+    assert [d["mac"] for d in api.get("/api/v2/devices", params=params).json()["items"]] == [
+        KIDS_ROOM
+    ]
+
+
+def test_more_than_a_hundred_macs_is_a_400(api: httpx.Client) -> None:
+    params = {"mac": [f"aa:bb:cc:00:01:{n:02x}" for n in range(101)]}
+    assert_bad_parameter(api.get("/api/v2/devices", params=params), "mac")
+
+
+def test_the_state_filter_counts_every_page_not_just_the_first(api: httpx.Client) -> None:
+    # The seed's devices were last seen in 2026-11: offline, both of them, on any page.
+    offline = api.get("/api/v2/devices", params={"state": "offline", "limit": 1}).json()
+    assert (len(offline["items"]), offline["total"]) == (1, 2)
+    online = api.get("/api/v2/devices", params={"state": "online"}).json()
+    assert (online["items"], online["total"]) == ([], 0)
+
+
+def test_agents_are_listed_by_name(api: httpx.Client) -> None:
+    body = api.get("/api/v2/agents").json()
+    assert [(a["agent_id"], a["name"]) for a in body["items"]] == [
+        ("agent-en", "English Tutor"),
+        ("agent-zh", "小智助手"),
+    ]
+    assert body["total"] == 2

@@ -37,6 +37,7 @@ EXPECTED = {
     ("/api/v2/auth/me", "get"): READ,
     ("/api/v2/features", "get"): READ,
     ("/api/v2/devices", "get"): READ,
+    ("/api/v2/agents", "get"): READ,
     ("/api/v2/chat-history/{device_id}", "get"): READ,
     ("/api/v2/sessions", "get"): READ,
     ("/api/v2/sessions/{session_id}/messages", "get"): READ,
@@ -44,6 +45,10 @@ EXPECTED = {
     ("/api/v2/stats", "get"): READ,
     ("/api/v2/audio/{audio_id}", "get"): READ,
     ("/api/v2/sync/status", "get"): READ,
+    ("/api/v2/sessions/{session_id}/marks", "get"): READ,
+    ("/api/v2/sessions/{session_id}/marks", "patch"): READ,
+    ("/api/v2/messages/{message_id}/marks", "patch"): READ,
+    ("/api/v2/tags", "get"): READ,
     ("/xiaozhi/agent/{agentId}/sessions", "get"): READ,
     ("/xiaozhi/agent/{agentId}/chat-history/{sessionId}", "get"): READ,
     ("/api/v2/export", "get"): ADMIN,
@@ -52,6 +57,9 @@ EXPECTED = {
     ("/api/v2/users", "post"): ADMIN,
     ("/api/v2/users/{username}", "patch"): ADMIN,
     ("/api/v2/users/{username}", "delete"): ADMIN,
+    ("/api/v2/sessions/{session_id}/share", "post"): ADMIN,
+    ("/api/v2/shares", "get"): ADMIN,
+    ("/api/v2/shares/{share_id}", "delete"): ADMIN,
     ("/xiaozhi/agent/chat-history/report", "post"): REPORT,
 }
 SAMPLES = {
@@ -62,6 +70,8 @@ SAMPLES = {
     "agentId": "agent-zh",
     "agent_id": "agent-zh",
     "username": "walk-target",
+    "message_id": "1",
+    "share_id": "no-such-share",
 }
 QUERIES = {"q": "天气"}
 BODIES = {
@@ -72,6 +82,8 @@ BODIES = {
         "password": "pw-walk-1",
     },
     ("/api/v2/users/{username}", "patch"): {"role": "viewer"},
+    ("/api/v2/sessions/{session_id}/marks", "patch"): {"tags": ["walk"]},
+    ("/api/v2/messages/{message_id}/marks", "patch"): {"note": "walk"},
 }
 # Reads first, changes after, removals last: an admin's DELETE cannot spoil a later read.
 METHOD_ORDER = ["get", "post", "put", "patch", "delete"]

@@ -62,7 +62,7 @@ def signed_in(app: LiveApp, name: str, password: str) -> Iterator[httpx.Client]:
 def test_a_viewer_signs_in_reads_and_searches_but_may_not_export(app: LiveApp) -> None:
     with signed_in(app, "teacher", "teacher-pw") as browser:
         me = browser.get("/api/v2/auth/me").json()
-        assert (me["role"], me["permissions"]) == ("viewer", ["read"])
+        assert (me["role"], me["permissions"]) == ("viewer", ["read", "annotate"])
         assert browser.get("/api/v2/devices").status_code == 200
         assert browser.get("/api/v2/messages/search", params={"q": "x"}).status_code == 200
         refused = browser.get("/api/v2/export")

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.support.postgres import PostgreSQL
+from tests.support.servers import free_port
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.leader import Leadership
 
@@ -31,3 +32,15 @@ async def test_the_leader_keeps_the_lead_where_idle_transactions_are_ended(
     finally:
         await first.close()
         await second.close()
+
+
+@pytest.mark.parametrize("store_url", ["mariadb", "postgresql"], indirect=True)
+async def test_a_standby_asking_an_unreachable_store_is_told_no_and_may_ask_again(
+    store_url: str,
+) -> None:
+    unreachable = make_url(store_url).set(port=free_port())
+    store = Store(unreachable.render_as_string(hide_password=False))
+    try:
+        assert not await Leadership(store).acquire()  # no exception: the standby goes on
+    finally:
+        await store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +31,9 @@ HUB_TABLES = {
     "admin_sessions",
     "audit_log",
     "erasures",
+    "marks",
+    "mark_tags",
+    "shares",
     "write_lock",
 }
 
@@ -59,6 +63,18 @@ async def test_upgrade_creates_every_table_at_head(store_url: str) -> None:
     assert await _tables(store) == HUB_TABLES
     assert await migrate.current_revision(store.engine) == migrate.head_revision()
     await store.close()
+
+
+async def test_instances_migrating_an_empty_store_at_once_all_succeed(store_url: str) -> None:
+    # Instances started together (a compose file, a deployment) all migrate on start.
+    stores = [Store(store_url) for _ in range(3)]
+    try:
+        await asyncio.gather(*(migrate.upgrade(store.engine) for store in stores))
+        assert await _tables(stores[0]) == HUB_TABLES
+        assert await migrate.current_revision(stores[0].engine) == migrate.head_revision()
+    finally:
+        for store in stores:
+            await store.close()
 
 
 async def test_downgrade_to_base_removes_every_table_and_upgrade_restores_them(

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import yaml
-from prometheus_client import REGISTRY
 
-import xiaozhi_server.ops.metrics  # noqa: F401  (registers every metric)
+from tests.unit.deploy.files import (
+    DEPLOY,
+    IP_ADDRESS,
+    ROOT,
+    UPSTREAM_NETWORK,
+    exported_metric_names,
+    load_yaml,
+)
 from xiaozhi_server.ops.doctor import COMPOSE_SNIPPET
-
-ROOT = Path(__file__).parents[3]
-DEPLOY = ROOT / "deploy"
-# Both documented upstream installs run compose from a folder named xiaozhi-server.
-UPSTREAM_NETWORK = "xiaozhi-server_default"
-IP_ADDRESS = re.compile(r"\b(?!127\.0\.0\.1\b|0\.0\.0\.0\b)\d{1,3}(?:\.\d{1,3}){3}\b")
 
 
 def compose() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
-    return data
+    return load_yaml("docker-compose.yml")
 
 
 def test_the_service_joins_the_upstream_network_as_external() -> None:
@@ -84,17 +82,9 @@ def test_redis_and_mariadb_are_optional_profiles() -> None:
     assert services["mariadb"]["profiles"] == ["mariadb"]
 
 
-def _known_metric_names() -> set[str]:
-    names: set[str] = set()
-    for metric in REGISTRY.collect():
-        names.update(sample.name for sample in metric.samples)
-        names.add(metric.name)
-    return names
-
-
 def test_every_alert_parses_and_uses_metrics_the_server_exports() -> None:
     rules = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())["groups"][0]["rules"]
-    known = _known_metric_names() | {n + "_total" for n in _known_metric_names()}
+    known = exported_metric_names()
     alerts = {rule["alert"] for rule in rules}
     assert {
         "XiaozhiSyncStale",

@@ -172,3 +172,25 @@ async def test_an_unsubscribed_client_gets_nothing_until_it_subscribes_again() -
     bus.publish(chat(2))
     await turn()
     assert [m["data"]["id"] for frame in channel.messages() for m in frame] == [2]
+
+
+def test_a_catch_up_reaches_every_client_also_those_with_filters_but_not_the_unsubscribed() -> None:
+    fanout = Fanout(queue_size=10, grace=1.0)
+    asked: dict[str, list[int]] = {"all": [], "one device": [], "unsubscribed": []}
+    clients = {name: joined(fanout, MemoryChannel()) for name in asked}
+    for name, client in clients.items():
+        client.catch_up = asked[name].append
+    fanout.subscribe(clients["one device"], Filters(device="a0:85:e3:00:00:01"))
+    fanout.subscribe(clients["unsubscribed"], None)
+    fanout.catch_up(41)
+    assert asked == {"all": [41], "one device": [41], "unsubscribed": []}
+
+
+def test_a_client_that_left_is_not_caught_up() -> None:
+    fanout = Fanout(queue_size=10, grace=1.0)
+    client = joined(fanout, MemoryChannel())
+    asked: list[int] = []
+    client.catch_up = asked.append
+    fanout.leave(client)
+    fanout.catch_up(41)
+    assert asked == []

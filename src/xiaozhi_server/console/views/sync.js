@@ -24,8 +24,9 @@ export async function render(main, { feed }) {
   };
   const [status, ready] = await Promise.all([api("/api/v2/sync/status"), fetch("/readyz").then((r) => r.json())]);
   draw(status.items);
-  main.append(el("h1", {}, t("sync.title")),
-    ready.status === "degraded" ? el("p", { class: "banner" }, t("degraded")) : null,
+  // No banner is no node: main.append(null) would print "null" above the table.
+  const banner = ready.status === "degraded" ? [el("p", { class: "banner" }, t("degraded"))] : [];
+  main.append(el("h1", {}, t("sync.title")), ...banner,
     el("div", { class: "scroll" }, el("table", {}, el("thead", {}, el("tr", {},
       ...["sync.source", "sync.mode", "sync.state", "sync.lag", "sync.lastSuccess", "sync.error"].map((k) => el("th", {}, t(k))))), body)));
   const off = feed?.on("sync_status", async () => draw((await api("/api/v2/sync/status")).items));
