@@ -60,3 +60,22 @@ def process_memory(pid: int, field: str = "VmRSS") -> int:
     except OSError:
         pass
     return 0
+
+
+def tree_memory(pid: int) -> dict[int, int]:
+    """``VmRSS`` in bytes of a running process and of each of its children (the SQLite
+    writer process of ``serve`` and ``sync``), by process id."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return {p: process_memory(p) for p in [pid, *map(int, children)]}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds a running process has used (0 once it has exited)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

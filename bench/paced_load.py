@@ -17,7 +17,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.common import process_cpu, process_memory
+from bench.common import process_cpu, tree_memory
 from bench.server import SECRET
 
 WORKERS = 2
@@ -193,14 +193,21 @@ class Run:
     server_wait_s: float
 
 
+def tree_cpu(pid: int) -> tuple[float, float]:
+    """``process_cpu`` of the server and its writer process, summed."""
+    times = [process_cpu(p) for p in tree_memory(pid)]
+    return sum(t[0] for t in times), sum(t[1] for t in times)
+
+
 def run_load(
     base_url: str, pid: int, path: str, rate: float, seconds: float, bodies: Bodies | None
 ) -> Run:
     """WORKERS processes sending ``rate`` requests/s in all to ``path`` for ``seconds``,
-    while this process reads the RSS of the server (process ``pid``)."""
+    while this process reads the RSS of the server (process ``pid`` and its SQLite writer
+    process, summed)."""
     host, port = base_url.removeprefix("http://").split(":")
     start_at = time.time() + 3  # time for the processes to start
-    ran, waited = process_cpu(pid)
+    ran, waited = tree_cpu(pid)
     with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures: list[Future[Tally]] = [
             pool.submit(
@@ -210,10 +217,10 @@ def run_load(
         ]
         rss = []
         while wait(futures, timeout=SAMPLE_EVERY).not_done:
-            rss.append((time.time() - start_at, process_memory(pid)))
-        rss.append((time.time() - start_at, process_memory(pid)))
+            rss.append((time.time() - start_at, sum(tree_memory(pid).values())))
+        rss.append((time.time() - start_at, sum(tree_memory(pid).values())))
     tally = Tally()
     for future in futures:
         tally.merge(future.result())
-    ran_after, waited_after = process_cpu(pid)
+    ran_after, waited_after = tree_cpu(pid)
     return Run(tally, rss, ran_after - ran, waited_after - waited)

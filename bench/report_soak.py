@@ -4,7 +4,8 @@ A real ``xiaozhi-server serve`` (SQLite store) in its own process; the load from
 of their own (``bench.paced_load``: open loop, latency from each report's scheduled send
 time). The mix is the core's: user turns, agent turns (one row per TTS sentence), tool
 calls and their results, over 500 devices each in a session of its own, 1 in 10 user and
-agent turns with a small WAV. The server's RSS is read from /proc every few seconds. Once
+agent turns with a small WAV. The server's RSS (with its SQLite writer process's) is read
+from /proc every few seconds. Once
 the server has stopped the store's rows are counted: every acknowledged report must be
 exactly one row.
 
@@ -28,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.common import percentile, process_memory, report
+from bench.common import percentile, process_memory, report, tree_memory
 from bench.paced_load import WORKERS, Minute, Run, run_load
 from bench.server import server_process
 from xiaozhi_server.sources.demo_content import CONVERSATIONS
@@ -135,7 +136,8 @@ def measure(rate: float, seconds: float, baseline_seconds: float) -> dict[str, A
         with server_process(Path(scratch)) as (base_url, pid):
             baseline = run_load(base_url, pid, "/healthz", rate, baseline_seconds, None)
             soak = run_load(base_url, pid, REPORT_PATH, rate, seconds, reports)
-            peak = process_memory(pid, "VmHWM")
+            # each process's own peak, summed (server and SQLite writer): an upper bound
+            peak = sum(process_memory(p, "VmHWM") for p in tree_memory(pid))
         rows, audio_rows = stored(Path(scratch) / "bench.db")
     figures, healthz, growth = totals(soak), totals(baseline), memory(soak, seconds)
     lost = max(0, figures["acked"] - rows)

@@ -233,7 +233,7 @@ def main(scale: float = 1.0, **env: str) -> None:
         load_seconds = asyncio.run(load(f"sqlite+aiosqlite:///{path}", messages, devices))
         stored = count(path)
         with running_server(Path(scratch)) as base_url:
-            capacity = closed_loop(base_url, "/xiaozhi/agent/chat-history/report", WRK_SCRIPT)
+            capacity, _ = closed_loop(base_url, "/xiaozhi/agent/chat-history/report", WRK_SCRIPT)
             rate = min(MAX_RATE, capacity * LOAD_SHARE)
             idle, _ = asyncio.run(open_loop(base_url, rate, for_seconds(WINDOW_SECONDS)))
         before_purge = count(path)

@@ -48,7 +48,7 @@ from xiaozhi_server.realtime import feed
 from xiaozhi_server.realtime.direct import FeedWebSocketProtocol
 from xiaozhi_server.realtime.registry import WorkerLink
 from xiaozhi_server.services import Services
-from xiaozhi_server.sources.capture import capture_router
+from xiaozhi_server.sources.capture import ReportFastPath, capture_router
 from xiaozhi_server.sources.sync_runner import sync_in_background
 from xiaozhi_server.store import migrate
 from xiaozhi_server.store.database import Store
@@ -71,6 +71,9 @@ def create_app(
     )
     install_error_handlers(app)
     install_openapi(app)
+    if settings.features.capture and not _tap(settings):
+        # innermost: the app's middlewares below apply to its answers too
+        app.add_middleware(ReportFastPath, prefix=settings.capture.prefix)
     app.add_middleware(LatencyMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
@@ -86,6 +89,7 @@ def _lifespan(
         services = Services.build(settings, worker)
         app.state.services = services
         await _prepare_store(services.store, settings)
+        await services.ingestor.start()  # not on the first report's time
         await services.start()
         jobs = list(background)
         # One sync per serve: in the first worker (SQLite has no lock to elect a leader).
@@ -138,9 +142,13 @@ def _mount_routes(app: FastAPI, settings: Settings) -> None:
     app.include_router(compat_router(settings.capture.prefix))
     if settings.features.notifications and settings.notification.enabled:
         app.include_router(feed.router)
-    tap = settings.features.tap and settings.esp32_server.manager_api_url is not None
+    tap = _tap(settings)
     if settings.features.capture or tap:
         app.include_router(capture_router(settings.capture.prefix, settings.features.capture, tap))
+
+
+def _tap(settings: Settings) -> bool:
+    return settings.features.tap and settings.esp32_server.manager_api_url is not None
 
 
 def server_config(app: FastAPI, settings: Settings, log_level: str | None = None) -> uvicorn.Config:

@@ -81,6 +81,8 @@ class ServerSettings(_Section):
 class StorageSettings(_Section):
     url: str = Field(DEFAULT_STORAGE_URL, repr=False)
     auto_migrate: bool = True
+    # SQLite only: where serve and sync run the one writer (a process uses a second core).
+    sqlite_writer: Literal["process", "thread"] = "process"
 
     @field_validator("url")
     @classmethod

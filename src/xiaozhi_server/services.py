@@ -53,7 +53,7 @@ class Services:
     def build(cls, settings: Settings, worker: WorkerLink | None = None) -> Services:
         """Wire every part from ``settings`` (nothing connects until first use); ``worker``
         ties this process to the other workers of one ``serve``."""
-        store = Store(settings.storage.url)
+        store = open_store(settings)
         bus = EventBus()
         bridge = _bridge(settings, bus, store)
         ingestor = Ingestor(store, bridge or bus, data_policy(settings))
@@ -69,7 +69,7 @@ class Services:
             store=store,
             bus=bus,
             ingestor=ingestor,
-            committer=GroupCommitter(ingestor),
+            committer=GroupCommitter(ingestor, depth=2 if store.ordered_writes else 1),
             authenticator=Authenticator(settings.auth, store),
             proxy=_proxy(settings),
             feed=FeedRegistry(
@@ -126,6 +126,16 @@ def _proxy(settings: Settings) -> UpstreamProxy | None:
 def data_policy(settings: Settings) -> DataPolicy:
     """What the settings let the store keep (retention, audio opt-out)."""
     return DataPolicy.from_settings(settings.retention, settings.capture)
+
+
+def open_store(settings: Settings, read_cache_kib: int | None = None) -> Store:
+    """The store as ``serve`` and ``sync`` use it (SQLite: the writer that is configured)."""
+    storage = settings.storage
+    return Store(
+        storage.url,
+        writer_process=storage.sqlite_writer == "process",
+        read_cache_kib=read_cache_kib,
+    )
 
 
 def get_services(connection: HTTPConnection) -> Services:

@@ -65,7 +65,7 @@ def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.Monk
 def test_an_unknown_key_is_named_with_the_keys_that_exist(tmp_path: Path) -> None:
     message = config_error(write_settings(tmp_path, "storage:\n  ulr: sqlite:///x.db\n"))
     assert "storage.ulr: unknown key" in message
-    assert "expected one of: auto_migrate, url" in message
+    assert "expected one of: auto_migrate, sqlite_writer, url" in message
 
 
 def test_a_wrong_type_names_the_key_the_value_and_what_is_expected(tmp_path: Path) -> None:

@@ -2,6 +2,11 @@
 
 Each caller still waits until its own records are durably committed; under load many
 callers' records ride on one commit instead of one commit each.
+
+With ``depth`` 2 (a store whose writer runs units of work in the order they are sent: the
+SQLite writer process), the next group is prepared and sent while the previous one
+commits. Without it, a closed loop of N clients forms one group of N, and this process
+and the writer take turns: each idle while the other works.
 """
 
 from __future__ import annotations
@@ -29,11 +34,13 @@ class _Pending:
 class GroupCommitter:
     """Queues batches and writes whatever has queued up in one ingest call."""
 
-    def __init__(self, ingestor: Ingestor, max_records: int = 1000) -> None:
+    def __init__(self, ingestor: Ingestor, max_records: int = 1000, depth: int = 1) -> None:
         self._ingestor = ingestor
         self._max_records = max_records
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
+        self._depth = depth
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     async def submit(self, batch: Batch) -> IngestResult:
         """Store ``batch``; return once it is committed (or raise what the store raised)."""
@@ -48,18 +55,26 @@ class GroupCommitter:
         if self._worker is not None:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
+        for task in self._in_flight:
+            task.cancel()
+        await asyncio.gather(*self._in_flight, return_exceptions=True)
         while not self._queue.empty():
             self._queue.get_nowait().future.cancel()
 
     async def _run(self) -> None:
+        slots = asyncio.Semaphore(self._depth)
         while True:
+            await slots.acquire()
             group = [await self._queue.get()]
             size = len(group[0].batch)
             while not self._queue.empty() and size < self._max_records:
                 group.append(self._queue.get_nowait())
                 size += len(group[-1].batch)
             INGEST_BATCHES.observe(size)
-            await self._commit(group)
+            task = asyncio.create_task(self._commit(group), name="group-commit-write")
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+            task.add_done_callback(lambda _: slots.release())
 
     async def _commit(self, group: list[_Pending]) -> None:
         try:

@@ -23,5 +23,12 @@ def natural_key(
     Every input must already be normalised (see ``ingest.normalise``): the same turn
     read by push, tap, retry or poll then hashes to the same key.
     """
-    parts = (device, session_id, str(chat_type), str(epoch_millis(created_at)), content)
+    return natural_key_millis(device, session_id, chat_type, epoch_millis(created_at), content)
+
+
+def natural_key_millis(
+    device: str, session_id: str, chat_type: int, millis: int, content: str
+) -> str:
+    """``natural_key`` with the time as UTC milliseconds since the epoch."""
+    parts = (device, session_id, str(chat_type), str(millis), content)
     return hashlib.sha256(_SEPARATOR.join(parts).encode("utf-8")).hexdigest()

@@ -39,6 +39,8 @@ _CHAT_TYPES = {int(kind) for kind in ChatType}
 # C0 controls and DEL carry no text; PostgreSQL cannot even store NUL. Tab and newlines stay.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# printable ASCII without space at either end: an identifier with nothing to change
+_PLAIN = re.compile(r"[!-~](?:[ -~]*[!-~])?")
 R = TypeVar("R")
 
 
@@ -112,19 +114,48 @@ def normalise_message(record: MessageRecord) -> MessageRecord:
         if separated is not None:
             reported = content  # the natural key keeps hashing the content as reported
             speaker, content = separated
+    fields = (
+        _identifier("device", normalise_device(_text("device", record.device)), DEVICE_LEN),
+        _identifier("session_id", record.session_id, SESSION_LEN),
+        content,
+        utc_millis("created_at", record.created_at),
+        _identifier("source", record.source, SOURCE_LEN),
+        _optional_identifier("agent_id", record.agent_id, AGENT_LEN),
+        _optional_identifier("audio_id", record.audio_id, AUDIO_ID_LEN),
+        _optional_text("speaker", speaker, SPEAKER_LEN),
+        reported,
+    )
+    unchanged = fields[3] is record.created_at and type(record.chat_type) is int  # UTC, an int
+    if unchanged and fields == _normalised_fields(record):
+        return record  # already normalised (a record object costs ~2 µs to build)
+    device, session_id, content, created_at, source, agent_id, audio_id, speaker, reported = fields
     return MessageRecord(
-        device=_identifier("device", normalise_device(_text("device", record.device)), DEVICE_LEN),
-        session_id=_identifier("session_id", record.session_id, SESSION_LEN),
+        device=device,
+        session_id=session_id,
         chat_type=int(record.chat_type),
         content=content,
-        created_at=utc_millis("created_at", record.created_at),
-        source=_identifier("source", record.source, SOURCE_LEN),
-        agent_id=_optional_identifier("agent_id", record.agent_id, AGENT_LEN),
-        audio_id=_optional_identifier("audio_id", record.audio_id, AUDIO_ID_LEN),
+        created_at=created_at,
+        source=source,
+        agent_id=agent_id,
+        audio_id=audio_id,
         source_id=record.source_id,
         upstream_state=record.upstream_state,
-        speaker=_optional_text("speaker", speaker, SPEAKER_LEN),
+        speaker=speaker,
         reported_content=reported,
+    )
+
+
+def _normalised_fields(record: MessageRecord) -> tuple[object, ...]:
+    return (
+        record.device,
+        record.session_id,
+        record.content,
+        record.created_at,
+        record.source,
+        record.agent_id,
+        record.audio_id,
+        record.speaker,
+        record.reported_content,
     )
 
 
@@ -207,6 +238,8 @@ def _text(field: str, value: object) -> str:
 
 
 def _identifier(field: str, value: object, limit: int) -> str:
+    if type(value) is str and len(value) <= limit and _PLAIN.fullmatch(value):
+        return value  # printable ASCII, nothing to trim: the usual MAC, UUID or agent id
     text = _text(field, value).strip()
     if not text:
         raise InvalidRecord(f"{field}: must not be blank")

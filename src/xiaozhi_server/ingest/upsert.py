@@ -3,32 +3,36 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
-from xiaozhi_server.domain import Batch, MessageRecord
-from xiaozhi_server.ingest.natural_key import natural_key
+from xiaozhi_server.ingest.prepare import PreparedBatch
 from xiaozhi_server.privacy.admission import Withheld, admit
 from xiaozhi_server.privacy.policy import KEEP_EVERYTHING, DataPolicy
-from xiaozhi_server.store import deletes, rollups, search, writes
+from xiaozhi_server.store import aggregates, deletes, rollups, search, writes
 from xiaozhi_server.store.sync_state import write_checkpoint
 from xiaozhi_server.store.tables import agents, devices, sessions
+from xiaozhi_server.store.types import from_utc_text
 
 Row = dict[str, Any]
-# A message tells which device and agent a session belongs to, but never re-binds it.
-_SESSION_FILL_ONLY = frozenset({"device", "agent_id"})
-_DEVICE_FILL_ONLY = frozenset({"agent_id"})
 
 
 @dataclass(slots=True)
 class Changes:
     """What one batch changed, for the events published after commit."""
 
-    messages: list[Row] = field(default_factory=list)
+    # The new messages: their positions in the batch's messages and their ids. (Their rows
+    # are batch.messages[at]; the writer does not send them back, the caller has them.)
+    new_positions: Sequence[int] = field(default_factory=list)
+    new_ids: Sequence[int] = field(default_factory=list)
+    # positions of messages stored without the audio id the batch gave them (opt-out)
+    audio_cleared: frozenset[int] = frozenset()
     duplicates: int = 0
+    messages: list[Row] = field(default_factory=list)  # filled in by the caller (events)
     sessions: list[Row] = field(default_factory=list)
     devices: list[Row] = field(default_factory=list)
     agents: list[Row] = field(default_factory=list)
@@ -38,12 +42,16 @@ class Changes:
 
 
 def write_batch(
-    connection: Connection, batch: Batch, now: datetime, policy: DataPolicy = KEEP_EVERYTHING
+    connection: Connection,
+    batch: PreparedBatch,
+    now: datetime,
+    policy: DataPolicy = KEEP_EVERYTHING,
 ) -> Changes:
-    """Upsert ``batch`` (already normalised) inside the caller's transaction, less what
+    """Upsert ``batch`` (normalised and prepared) inside the caller's transaction, less what
     erasures, retention and the audio opt-out keep out (privacy/admission.py)."""
     changes = Changes()
-    batch, changes.withheld = admit(connection, batch, policy, now)
+    batch, verdict = admit(connection, batch, policy, now)
+    changes.withheld = verdict.withheld
     # Audio arriving after its message adds its bytes to the message's statistics.
     audio_ids = [a.audio_id for a in batch.audio]
     audio_users = rollups.snapshot_audio_users(connection, audio_ids)
@@ -55,69 +63,55 @@ def write_batch(
     changed_devices = set(
         writes.merge_rows(connection, devices, [_device_row(d) for d in batch.devices], now)
     )
-    changes.messages, changes.duplicates, changes.updated = _write_messages(
-        connection, batch.messages, now
-    )
-    touched_sessions = {row["session_id"] for row in changes.messages}
+    _write_messages(connection, batch, now, changes)
     emptied, gone_devices = _apply_deletions(connection, batch, now, changes)
-    touched_sessions.update(emptied)
-    owned = writes.sessions_with_device(
-        connection, sorted({r["session_id"] for r in changes.messages})
-    )
-    writes.merge_rows(
-        connection, sessions, _session_rows(changes.messages), now, _SESSION_FILL_ONLY
-    )
     titled = writes.merge_rows(
         connection,
         sessions,
         [{"session_id": t.session_id, "title": t.title} for t in batch.titles],
         now,
     )
-    touched_sessions.update(titled)
-    new_devices = [{"mac": row["device"], "agent_id": row["agent_id"]} for row in changes.messages]
-    writes.merge_rows(connection, devices, _unique(new_devices, "mac"), now, _DEVICE_FILL_ONLY)
-    changes.sessions = writes.refresh_sessions(connection, sorted(touched_sessions), now)
-    # New messages add to their device's counters; only deletes need a recount (rare), as a
-    # recount reads every session of the device, which grows without bound.
-    writes.add_to_devices(connection, _device_deltas(changes.messages, owned), now)
+    grown_sessions, grown = aggregates.grow(
+        connection, batch.messages, changes.new_positions, changes.new_ids, now, batch.events
+    )
+    recounted = writes.refresh_sessions(connection, sorted(emptied.union(titled)), now)
+    changes.sessions = _by_key(grown_sessions + recounted, "session_id")
     writes.refresh_devices(connection, sorted(gone_devices), now)
-    changed_devices.update(gone_devices, (row["device"] for row in changes.messages))
-    changes.devices = writes.rows_by_key(connection, devices, sorted(changed_devices))
+    changed_devices.update(gone_devices)
+    changed_devices.difference_update(row["mac"] for row in grown)
+    changes.devices = grown + writes.rows_by_key(connection, devices, sorted(changed_devices))
     if batch.on_delete == "mirror":
         deletes.drop_empty_sessions(connection, emptied)
     changes.agents = writes.rows_by_key(connection, agents, changed_agents)
     if batch.checkpoint is not None:
-        batch.checkpoint.synced += len(changes.messages)
-        batch.checkpoint.updated += changes.updated
-        batch.checkpoint.deleted += changes.deleted
-        write_checkpoint(connection, batch.checkpoint, now)
+        # a copy: the batch stays as sent, should the store run this transaction again
+        checkpoint = replace(
+            batch.checkpoint,
+            synced=batch.checkpoint.synced + len(changes.new_ids),
+            updated=batch.checkpoint.updated + changes.updated,
+            deleted=batch.checkpoint.deleted + changes.deleted,
+        )
+        write_checkpoint(connection, checkpoint, now)
+    # positions in the batch as the caller sent it (admission may have dropped rows)
+    changes.new_positions = verdict.original(changes.new_positions)
+    changes.audio_cleared = verdict.audio_cleared
     return changes
 
 
-def _device_deltas(new_messages: list[Row], owned: set[str]) -> list[Row]:
-    """Per device: new messages, sessions it gained, and the time span they cover."""
-    deltas: dict[str, Row] = {}
-    for row in new_messages:
-        delta = deltas.setdefault(
-            row["device"],
-            {
-                "mac": row["device"],
-                "messages": 0,
-                "new_sessions": set(),
-                "first": row["created_at"],
-                "last": row["created_at"],
-            },
-        )
-        delta["messages"] += 1
-        if row["session_id"] not in owned:
-            delta["new_sessions"].add(row["session_id"])
-        delta["first"] = min(delta["first"], row["created_at"])
-        delta["last"] = max(delta["last"], row["created_at"])
-    return [d | {"sessions": len(d.pop("new_sessions"))} for d in deltas.values()]
+def write_for_caller(
+    connection: Connection, batch: PreparedBatch, policy: DataPolicy = KEEP_EVERYTHING
+) -> Changes:
+    """``write_batch`` at the batch's time (the unit of work ``Ingestor`` sends)."""
+    return write_batch(connection, batch, batch.now, policy)
+
+
+def _by_key(rows: list[Row], key: str) -> list[Row]:
+    """The last row per key (a later read of the same row is the newer)."""
+    return list({row[key]: row for row in rows}.values())
 
 
 def _apply_deletions(
-    connection: Connection, batch: Batch, now: datetime, changes: Changes
+    connection: Connection, batch: PreparedBatch, now: datetime, changes: Changes
 ) -> tuple[set[str], set[str]]:
     """Apply the batch's deletions; return the sessions and devices to recount."""
     by_kind: dict[str, list[Any]] = {"message": [], "device": [], "agent": []}
@@ -133,28 +127,35 @@ def _apply_deletions(
 
 
 def _write_messages(
-    connection: Connection, records: list[MessageRecord], now: datetime
-) -> tuple[list[Row], int, int]:
-    """Insert new messages, fill in what later sources know; return (new, duplicates, updated)."""
-    all_rows = [_message_row(record, now) for record in records]
-    upstream = {
-        row["natural_key"] for row, rec in zip(all_rows, records, strict=True) if rec.upstream_state
-    }
-    rows = _unique(all_rows, "natural_key")
-    inserted = writes.insert_messages(connection, rows)
-    search.index_messages(connection, inserted)
-    rollups.apply(connection, [], rollups.with_audio_bytes(connection, inserted))
-    fills: list[Row] = []
-    if len(inserted) < len(rows):
-        new_keys = {row["natural_key"] for row in inserted}
-        seen_before = [row for row in rows if row["natural_key"] not in new_keys]
+    connection: Connection, batch: PreparedBatch, now: datetime, changes: Changes
+) -> None:
+    """Insert new messages, fill in what later sources know about stored ones."""
+    rows = batch.messages
+    changes.new_positions, changes.new_ids = writes.insert_message_rows(connection, rows)
+    new = list(zip(changes.new_positions, changes.new_ids, strict=True))
+    if search.is_indexed(connection):
+        search.index_prepared(connection, [(id_, batch.search_terms(at)) for at, id_ in new])
+    rollups.apply(connection, [], rollups.with_audio_bytes(connection, _stored(batch, new)))
+    changes.duplicates = batch.received - len(new)
+    if len(new) < len(rows):
+        inserted = set(changes.new_positions)
+        seen_before = [batch.message_dict(at) for at in range(len(rows)) if at not in inserted]
+        upstream = {rows[at][0] for at in batch.authoritative}
         existing = writes.find_messages(connection, [row["natural_key"] for row in seen_before])
         fills = _fills(seen_before, existing, now, upstream)
         filled = [fill["message_id"] for fill in fills]
         before = rollups.snapshot(connection, filled)
         writes.fill_message_fields(connection, fills)
         rollups.apply(connection, before, rollups.snapshot(connection, filled))
-    return inserted, len(records) - len(inserted), len(fills)
+        changes.updated = len(fills)
+
+
+def _stored(batch: PreparedBatch, new: list[tuple[int, int]]) -> list[Row]:
+    """The rows at these (position, id) pairs as stored, their times as datetimes."""
+    rows = [batch.message_dict(at) | {"id": id_} for at, id_ in new]
+    for row in rows:
+        row["created_at"] = from_utc_text(row["created_at"])
+    return rows
 
 
 def _fills(
@@ -176,39 +177,6 @@ def _fills(
                 | {f"new_{name}": value for name, value in merged.items()}
             )
     return fills
-
-
-def _message_row(record: MessageRecord, now: datetime) -> Row:
-    return {
-        "natural_key": natural_key(
-            record.device,
-            record.session_id,
-            record.chat_type,
-            record.created_at,
-            record.reported_content or record.content,
-        ),
-        "source": record.source,
-        "source_id": record.source_id,
-        "device": record.device,
-        "agent_id": record.agent_id,
-        "session_id": record.session_id,
-        "chat_type": record.chat_type,
-        "content": record.content,
-        "speaker": record.speaker,
-        "audio_id": record.audio_id,
-        "created_at": record.created_at,
-        "ingested_at": now,
-        "updated_at": now,
-        "deleted_upstream_at": None,
-    }
-
-
-def _session_rows(message_rows: list[Row]) -> list[Row]:
-    rows = [
-        {"session_id": row["session_id"], "device": row["device"], "agent_id": row["agent_id"]}
-        for row in message_rows
-    ]
-    return _unique(rows, "session_id")
 
 
 def _audio_row(record: Any, now: datetime) -> Row:
@@ -239,11 +207,3 @@ def _device_row(record: Any) -> Row:
         "agent_id": record.agent_id,
         "last_connected_at": record.last_connected_at,
     }
-
-
-def _unique(rows: list[Row], key: str) -> list[Row]:
-    """First row per key, in order (later duplicates in one batch add nothing)."""
-    seen: dict[Any, Row] = {}
-    for row in rows:
-        seen.setdefault(row[key], row)
-    return list(seen.values())

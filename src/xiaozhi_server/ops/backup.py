@@ -121,14 +121,11 @@ class _Import:
         for table_name, rows in _read(self.path):
             if (table_name == "audio") != audio_pass:
                 continue
-            work = functools.partial(
-                _upsert,
-                table=_BY_NAME[table_name],
-                rows=rows,
-                policy=self.policy,
-                withheld=self.withheld,
-            )
-            await self.store.run_write(work)
+            # By name: the unit of work may cross to the writer process, a Table may not.
+            work = functools.partial(_upsert, table_name=table_name, rows=rows, policy=self.policy)
+            held_sessions, held_devices = await self.store.run_write(work)
+            self.withheld.sessions.update(held_sessions)
+            self.withheld.devices.update(held_devices)
             self.counts[table_name] = self.counts.get(table_name, 0) + len(rows)
             if self.progress:
                 self.progress(table_name, self.counts[table_name])
@@ -217,19 +214,21 @@ def _read(path: Path) -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 
 def _upsert(
-    connection: Connection,
-    table: Table,
-    rows: list[dict[str, Any]],
-    policy: DataPolicy,
-    withheld: _Withheld,
-) -> None:
+    connection: Connection, table_name: str, rows: list[dict[str, Any]], policy: DataPolicy
+) -> tuple[set[str], set[str]]:
+    """Upsert one page of ``table_name``; return the sessions and devices of the messages
+    withheld (returned, not collected in an argument: this may run in the writer process)."""
+    table = _BY_NAME[table_name]
     if table is messages:
         kept, held_back = admit_rows(connection, rows, policy, datetime.now(UTC))
-        withheld.sessions.update(row["session_id"] for row in held_back)
-        withheld.devices.update(row["device"] for row in held_back)
         inserted = writes.insert_messages(connection, kept)
         search.index_messages(connection, inserted)
-        return
+        return {row["session_id"] for row in held_back}, {row["device"] for row in held_back}
+    _upsert_other(connection, table, rows)
+    return set(), set()
+
+
+def _upsert_other(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     if table is audio:
         used = _used_audio(connection, [row["audio_id"] for row in rows])
         wanted = [row for row in rows if row["audio_id"] in used]

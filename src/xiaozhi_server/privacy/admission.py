@@ -9,24 +9,36 @@
   not refill what retention deleted; audio past its retention is dropped, the text kept.
 - **Audio not allowed** (the opt-out, or an agent the upstream records text-only): the text
   is stored without its audio id and the bytes are never written.
+
+The write path's batches arrive prepared (ingest/prepare.py: messages as rows). When no
+tombstone concerns a batch and no message retention is set (the usual case, and a first
+copy's), only the rows with audio are looked at one by one.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
-from xiaozhi_server.domain import Batch, DeviceRecord, MessageRecord, TitleRecord
+from xiaozhi_server.domain import Batch, DeviceRecord, TitleRecord
+from xiaozhi_server.ingest.prepare import MessageRow, PreparedBatch
 from xiaozhi_server.privacy.policy import DataPolicy
 from xiaozhi_server.store import erasures, writes
 from xiaozhi_server.store.tables import agents, devices, sessions
+from xiaozhi_server.store.types import from_utc_text
+from xiaozhi_server.store.writes import MESSAGE_COLUMNS
 
 # (kind, reason) → records withheld, e.g. ("message", "erased"), ("audio", "opt_out")
 Withheld = Counter[tuple[str, str]]
+_DEVICE, _AGENT, _SESSION, _AUDIO, _CREATED = (
+    MESSAGE_COLUMNS.index(name)
+    for name in ("device", "agent_id", "session_id", "audio_id", "created_at")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +50,56 @@ class Owner:
     agent_id: str | None
     created_at: datetime
     audio: bool = False
+
+
+@dataclass(slots=True)
+class Concerns:
+    """What a batch's decisions depend on: its messages' sessions and devices, the devices
+    a message names without its agent, and (agent, device) of each message with audio."""
+
+    sessions: set[str]
+    devices: set[str]
+    unbound: set[str]
+    voiced: set[tuple[str | None, str]]
+
+    @classmethod
+    def of_owners(cls, owners: Sequence[Owner]) -> Concerns:
+        """The concerns of these messages."""
+        return cls(
+            {o.session_id for o in owners},
+            {o.device for o in owners},
+            {o.device for o in owners if o.agent_id is None},
+            {(o.agent_id, o.device) for o in owners if o.audio},
+        )
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[MessageRow]) -> Concerns:
+        """The concerns of these prepared message rows."""
+        return cls(
+            {r[_SESSION] for r in rows},
+            {r[_DEVICE] for r in rows},
+            {r[_DEVICE] for r in rows if r[_AGENT] is None},
+            {(r[_AGENT], r[_DEVICE]) for r in rows if r[_AUDIO]},
+        )
+
+
+@dataclass(slots=True)
+class Verdict:
+    """What admission did to a prepared batch: counts of what it withheld, and where the
+    rows it kept were in the batch as it came (for the caller, who holds that batch)."""
+
+    withheld: Withheld = field(default_factory=Counter)
+    # kept row i was the batch's row origins[i]; None: every row was kept
+    origins: list[int] | None = None
+    # positions (in the batch as it came) of rows stored without their audio id
+    audio_cleared: frozenset[int] = frozenset()
+
+    def original(self, positions: Sequence[int]) -> Sequence[int]:
+        """Positions in the admitted batch as positions in the batch as it came."""
+        if self.origins is None:
+            return positions
+        origins = self.origins
+        return [origins[at] for at in positions]
 
 
 class Admission:
@@ -63,21 +125,21 @@ class Admission:
         connection: Connection,
         policy: DataPolicy,
         now: datetime,
-        owners: list[Owner],
-        batch: Batch | None = None,
+        concerns: Concerns,
+        batch: Batch | PreparedBatch | None = None,
     ) -> Admission:
-        """Read the tombstones, device bindings and agent settings ``owners`` need; what
-        ``batch`` itself says about devices and agents comes first."""
+        """Read the tombstones, device bindings and agent settings the ``concerns`` of a
+        batch need; what ``batch`` itself says about devices and agents comes first."""
         batch = batch or Batch()
         tombstones = erasures.find(
             connection,
-            [o.session_id for o in owners] + [t.session_id for t in batch.titles],
-            [o.device for o in owners] + [d.device for d in batch.devices],
+            concerns.sessions.union(t.session_id for t in batch.titles),
+            concerns.devices.union(d.device for d in batch.devices),
         )
         bindings: dict[str, str | None] = {
             d.device: d.agent_id for d in batch.devices if d.agent_id
         }
-        unbound = sorted({o.device for o in owners if o.agent_id is None} - set(bindings))
+        unbound = sorted(concerns.unbound - set(bindings))
         if unbound and (policy.needs_agents or any(kind == "agent" for kind, _ in tombstones)):
             bindings |= _bindings(connection, unbound)
         confs: dict[str, int | None] = {
@@ -85,9 +147,15 @@ class Admission:
         }
         admission = cls(policy, now, tombstones, bindings, confs)
         # an agent's recording setting matters only for turns with audio
-        voiced = {admission.agent_of(o) for o in owners if o.audio}
+        voiced = {agent_id or bindings.get(device) for agent_id, device in concerns.voiced}
         admission._confs |= _confs(connection, sorted(a for a in voiced - set(confs) if a))
         return admission
+
+    @property
+    def judges_every_message(self) -> bool:
+        """False when no erasure concerns the batch and no message retention is set: then
+        only a message's audio can be refused."""
+        return bool(self._tombstones) or self._policy.expires_messages
 
     def agent_of(self, owner: Owner) -> str | None:
         """The message's agent, or its device's when the source did not say."""
@@ -127,65 +195,80 @@ class Admission:
 
 
 def admit(
-    connection: Connection, batch: Batch, policy: DataPolicy, now: datetime
-) -> tuple[Batch, Withheld]:
-    """The part of a normalised ``batch`` the store may take, and what was withheld."""
-    withheld: Withheld = Counter()
+    connection: Connection, batch: PreparedBatch, policy: DataPolicy, now: datetime
+) -> tuple[PreparedBatch, Verdict]:
+    """The part of a normalised, prepared ``batch`` the store may take, and the verdict."""
+    verdict = Verdict()
     if not (batch.messages or batch.audio or batch.titles or batch.devices):
-        return batch, withheld
-    owners = [_owner(m) for m in batch.messages]
-    admission = Admission.load(connection, policy, now, owners, batch)
-    kept = _messages(batch.messages, owners, admission, withheld)
+        return batch, verdict
+    admission = Admission.load(connection, policy, now, Concerns.of_rows(batch.messages), batch)
+    kept, cleared = _rows(batch, admission, verdict.withheld)
+    admitted = batch
+    if len(kept) < len(batch.messages) or cleared:
+        admitted = batch.subset(kept, cleared)
+        verdict.origins = kept if len(kept) < len(batch.messages) else None
+        verdict.audio_cleared = frozenset(cleared)
     # audio is written only with a kept message that keeps its audio id
-    with_audio = {m.audio_id for m in kept if m.audio_id}
-    titles = _titles(connection, admission, batch.titles, kept)
-    device_records = _devices(connection, admission, batch.devices, kept)
-    withheld["title", "erased"] += len(batch.titles) - len(titles)
-    withheld["device", "erased"] += len(batch.devices) - len(device_records)
+    with_audio = {row[_AUDIO] for row in admitted.messages if row[_AUDIO]}
+    titles = _titles(connection, admission, batch.titles, admitted.messages)
+    device_records = _devices(connection, admission, batch.devices, admitted.messages)
+    verdict.withheld["title", "erased"] += len(batch.titles) - len(titles)
+    verdict.withheld["device", "erased"] += len(batch.devices) - len(device_records)
+    verdict.withheld = +verdict.withheld
     admitted = replace(
-        batch,
-        messages=kept,
+        admitted,
         audio=[a for a in batch.audio if a.audio_id in with_audio],
         titles=titles,
         devices=device_records,
     )
-    return admitted, +withheld
+    return admitted, verdict
 
 
-def _messages(
-    records: list[MessageRecord], owners: list[Owner], admission: Admission, withheld: Withheld
-) -> list[MessageRecord]:
-    kept: list[MessageRecord] = []
-    for record, owner in zip(records, owners, strict=True):
-        if admission.erased(owner):
-            withheld["message", "erased"] += 1
+def _rows(
+    batch: PreparedBatch, admission: Admission, withheld: Withheld
+) -> tuple[list[int], set[int]]:
+    """Positions of the rows kept, and of those kept without their audio id."""
+    every = admission.judges_every_message
+    kept: list[int] = []
+    cleared: set[int] = set()
+    for at, row in enumerate(batch.messages):
+        if not every and row[_AUDIO] is None:
+            kept.append(at)  # nothing to decide (most rows of most batches)
             continue
-        if admission.expired(owner):
-            withheld["message", "retention"] += 1
+        owner = _row_owner(row)
+        reason = _withholding(admission, owner) if every else None
+        if reason is not None:
+            withheld["message", reason] += batch.records_at(at)
             continue
-        if record.audio_id is not None:
+        if row[_AUDIO] is not None:
             refusal = admission.audio_refusal(owner)
             if refusal is not None:
                 withheld["audio", refusal] += 1
                 # No longer the upstream's word on audio: a copy stored earlier keeps its own
                 # (switching audio off deletes nothing; retention.audio_days does).
-                record = replace(record, audio_id=None, upstream_state=False)
-        kept.append(record)
-    return kept
+                cleared.add(at)
+        kept.append(at)
+    return kept, cleared
+
+
+def _withholding(admission: Admission, owner: Owner) -> str | None:
+    if admission.erased(owner):
+        return "erased"
+    return "retention" if admission.expired(owner) else None
 
 
 def _titles(
     connection: Connection,
     admission: Admission,
     titles: list[TitleRecord],
-    kept: list[MessageRecord],
+    kept: Sequence[MessageRow],
 ) -> list[TitleRecord]:
     """Titles, less those of erased sessions no kept turn (or row stored since) brings back."""
     erased = {t.session_id for t in titles if admission.withholds_session(t.session_id)}
     if not erased:
         return titles
     rows = writes.rows_by_key(connection, sessions, sorted(erased))
-    back = {m.session_id for m in kept} | {row["session_id"] for row in rows}
+    back = {m[_SESSION] for m in kept} | {row["session_id"] for row in rows}
     return [t for t in titles if t.session_id not in erased or t.session_id in back]
 
 
@@ -193,20 +276,20 @@ def _devices(
     connection: Connection,
     admission: Admission,
     records: list[DeviceRecord],
-    kept: list[MessageRecord],
+    kept: Sequence[MessageRow],
 ) -> list[DeviceRecord]:
     """Device metadata, less that of erased devices no kept turn (or row) brings back."""
     erased = {d.device for d in records if admission.withholds_device(d.device)}
     if not erased:
         return records
     rows = writes.rows_by_key(connection, devices, sorted(erased))
-    back = {m.device for m in kept} | {row["mac"] for row in rows}
+    back = {m[_DEVICE] for m in kept} | {row["mac"] for row in rows}
     return [d for d in records if d.device not in erased or d.device in back]
 
 
-def _owner(record: MessageRecord) -> Owner:
+def _row_owner(row: MessageRow) -> Owner:
     return Owner(
-        record.device, record.session_id, record.agent_id, record.created_at, bool(record.audio_id)
+        row[_DEVICE], row[_SESSION], row[_AGENT], from_utc_text(row[_CREATED]), bool(row[_AUDIO])
     )
 
 
@@ -228,7 +311,7 @@ def admit_rows(
         Owner(r["device"], r["session_id"], r["agent_id"], r["created_at"], bool(r["audio_id"]))
         for r in rows
     ]
-    admission = Admission.load(connection, policy, now, owners)
+    admission = Admission.load(connection, policy, now, Concerns.of_owners(owners))
     kept: list[dict[str, Any]] = []
     withheld: list[dict[str, Any]] = []
     for row, owner in zip(rows, owners, strict=True):

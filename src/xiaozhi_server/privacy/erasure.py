@@ -99,7 +99,8 @@ def _preview(connection: Connection, target: Target) -> Counts:
 async def erase(store: Store, target: Target, batch_size: int = BATCH) -> Counts:
     """Erase ``target``'s history (tombstone first, then bounded batches); return counts."""
     now = datetime.now(UTC)
-    cutoff, parts = await store.run_write(lambda c: _tombstone(c, target, now))
+    # partials, not lambdas: on SQLite they cross to the writer process (store/database.py)
+    cutoff, parts = await store.run_write(functools.partial(_tombstone, target=target, now=now))
     async with store.read() as connection:
         covered = await connection.run_sync(
             lambda c: scopes.scope_sessions(c, target.kind, target.key, parts)
@@ -118,7 +119,7 @@ async def erase(store: Store, target: Target, batch_size: int = BATCH) -> Counts
         while full:
             removed, full = await store.run_write(batch)
             _add(counts, removed)
-    _add(counts, await store.run_write(lambda c: _finish(c, target, now)))
+    _add(counts, await store.run_write(functools.partial(_finish, target=target, now=now)))
     for kind, value in counts.as_dict().items():
         if kind != "audio_bytes":
             ERASED.labels(kind).inc(value)

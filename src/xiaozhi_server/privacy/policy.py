@@ -71,6 +71,11 @@ class DataPolicy:
         return any(_any_days(self.rules(kind)) for kind in KINDS)
 
     @property
+    def expires_messages(self) -> bool:
+        """True if any retention rule can make a message too old to keep."""
+        return _any_days(self.messages)
+
+    @property
     def needs_agents(self) -> bool:
         """True if a decision can depend on a message's agent."""
         return bool(

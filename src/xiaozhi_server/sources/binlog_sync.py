@@ -211,7 +211,7 @@ class BinlogFollower:
         batch.audio = await audio_for(batch.messages, self._store, self._upstream)
         result = await self._commit(batch, cursor)
         remember_skips(cursor, refused_rows(batch, result))  # kept with the next commit
-        SYNC_ROWS.labels(SERVICE, "new").inc(len(result.stored))
+        SYNC_ROWS.labels(SERVICE, "new").inc(result.inserted)
         SYNC_ROWS.labels(SERVICE, "updated").inc(result.updated)
         SYNC_ROWS.labels(SERVICE, "deleted").inc(result.deleted)
         self.poller.last_success = time.time()

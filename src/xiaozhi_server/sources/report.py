@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,7 @@ _MILLIS_FROM = 100_000_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ReportError(ValueError):
@@ -91,7 +93,7 @@ def _required_text(
     if cleaned:
         # Control characters are dropped (documented): the rest of the text is the turn.
         value = strip_controls(value)
-    elif any(ord(char) < 32 or char == "\x7f" for char in value):
+    elif _CONTROL.search(value):
         raise ReportError(f"{field}: must not contain control characters")
     if not value.strip():
         raise ReportError(f"{field}: must not be blank")

@@ -68,7 +68,7 @@ async def seed_history(ingestor: Ingestor, days: int = 7, seed: int = 2026) -> i
             for _ in range(rng.randint(1, 4)):
                 start = today - timedelta(days=day, hours=-rng.uniform(7, 22))
                 batch = conversation_batch(device, rng.randrange(len(CONVERSATIONS)), start, rng)
-                stored += len((await ingestor.ingest(batch)).stored)
+                stored += (await ingestor.ingest(batch)).inserted
     return stored
 
 

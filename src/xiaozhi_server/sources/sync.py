@@ -33,6 +33,7 @@ from typing import Any
 from xiaozhi_server.config import Settings
 from xiaozhi_server.domain import AudioRecord, Batch, Checkpoint, Deletion, MessageRecord
 from xiaozhi_server.ingest.pipeline import Ingestor, IngestResult
+from xiaozhi_server.ingest.write_behind import WriteBehind
 from xiaozhi_server.ops.metrics import (
     SYNC_FAILURES,
     SYNC_LAST_SUCCESS,
@@ -85,6 +86,26 @@ def refused_rows(batch: Batch, result: IngestResult) -> list[tuple[Any, str]]:
     """(upstream id, reason) of each message of ``batch`` the write path refused."""
     messages = batch.messages
     return [(messages[r.index].source_id, r.reason) for r in result.rejected if r.kind == "message"]
+
+
+def count(summary: PassSummary, batch: Batch, result: IngestResult) -> None:
+    """Add what one committed batch did to the pass's summary."""
+    summary.new += result.inserted
+    summary.updated += result.updated
+    summary.deleted += result.deleted
+
+
+def settled(
+    summary: PassSummary, progress: Progress | None
+) -> Callable[[Batch, IngestResult], None]:
+    """What to do with each committed batch of a pass: count it, report progress."""
+
+    def settle(batch: Batch, result: IngestResult) -> None:
+        count(summary, batch, result)
+        if progress:
+            progress(summary)
+
+    return settle
 
 
 def remember_skips(cursor: dict[str, Any], skips: list[tuple[Any, str]]) -> int:
@@ -241,23 +262,41 @@ class Syncer:
         self, batch: Batch, cursor: dict[str, Any], summary: PassSummary, completed: bool = False
     ) -> None:
         """Ingest ``batch`` with the cursor; a pass's last commit marks it successful."""
-        batch.on_delete = self._sync.on_delete
-        status = "success" if completed else "in_progress"
-        cursor["mode"] = "poll"
-        batch.checkpoint = Checkpoint(SERVICE, dict(cursor), status, self.notice)
-        result = await self._ingestor.ingest(batch)
-        summary.new += len(result.stored)
-        summary.updated += result.updated
-        summary.deleted += result.deleted
+        result = await self._ingestor.ingest(self._with_checkpoint(batch, cursor, completed))
+        count(summary, batch, result)
         summary.skipped += remember_skips(cursor, refused_rows(batch, result))
+
+    def _with_checkpoint(
+        self, batch: Batch, cursor: dict[str, Any], completed: bool = False
+    ) -> Batch:
+        """``batch`` carrying the cursor as it is now: its position commits with its rows."""
+        batch.on_delete = self._sync.on_delete
+        cursor["mode"] = "poll"
+        status = "success" if completed else "in_progress"
+        batch.checkpoint = Checkpoint(SERVICE, dict(cursor), status, self.notice)
+        return batch
+
+    async def _write_behind(
+        self, writes: WriteBehind, batch: Batch, cursor: dict[str, Any], summary: PassSummary
+    ) -> None:
+        """Send ``batch`` with the cursor through ``writes`` (read on while it is written)."""
+        rejected = await writes.add(self._with_checkpoint(batch, cursor))
+        summary.skipped += remember_skips(
+            cursor, refused_rows(batch, IngestResult(rejected=rejected))
+        )
 
     async def _records(
         self, rows: list[dict[str, Any]], cursor: dict[str, Any], summary: PassSummary
     ) -> Batch:
         messages: list[MessageRecord] = []
         skips: list[tuple[Any, str]] = []
+        # Only rows the next changed-rows scan can see are remembered: the rest of a first
+        # copy of millions would be held in memory for nothing.
+        floor = self._window_start(cursor)
         for row in rows:
-            self._applied[int(row["id"])] = row["updated_at"]
+            changed_at = row["updated_at"]
+            if floor is None or changed_at is None or changed_at >= floor:
+                self._applied[int(row["id"])] = changed_at
             try:
                 messages.append(upstream_rows.message_record(row, self._zone))
             except upstream_rows.SkippedRow as exc:
@@ -265,6 +304,13 @@ class Syncer:
         summary.skipped += remember_skips(cursor, skips)
         audio = await audio_for(messages, self._store, self._upstream)
         return Batch(messages=messages, audio=audio)
+
+    def _window_start(self, cursor: dict[str, Any]) -> datetime | None:
+        """The earliest updated_at the next changed-rows scan reads (upstream local time)."""
+        if "updated_at" not in cursor:
+            return None
+        start = datetime.fromisoformat(cursor["updated_at"])
+        return start - timedelta(seconds=self._sync.update_overlap_seconds)
 
     async def _metadata(self, cursor: dict[str, Any], summary: PassSummary) -> None:
         agents = await self._upstream.agents()
@@ -282,16 +328,16 @@ class Syncer:
     async def _new_messages(
         self, cursor: dict[str, Any], summary: PassSummary, progress: Progress | None
     ) -> None:
-        while True:
-            high = int(cursor.get("high_id", 0))
-            rows = await self._upstream.messages_after(high, self._sync.batch_size)
-            if not rows:
-                return
-            self._track_gaps(cursor, high, [int(r["id"]) for r in rows])
-            cursor["high_id"] = int(rows[-1]["id"])
-            await self._commit(await self._records(rows, cursor, summary), cursor, summary)
-            if progress:
-                progress(summary)
+        async with WriteBehind(self._ingestor, settled(summary, progress)) as writes:
+            while True:
+                high = int(cursor.get("high_id", 0))
+                rows = await self._upstream.messages_after(high, self._sync.batch_size)
+                if not rows:
+                    return
+                self._track_gaps(cursor, high, [int(r["id"]) for r in rows])
+                cursor["high_id"] = int(rows[-1]["id"])
+                batch = await self._records(rows, cursor, summary)
+                await self._write_behind(writes, batch, cursor, summary)
 
     def _track_gaps(self, cursor: dict[str, Any], high: int, ids: list[int]) -> None:
         gaps: dict[str, str] = cursor.setdefault("gaps", {})
@@ -331,13 +377,13 @@ class Syncer:
         )
         candidates = await self._upstream.changed_ids(since, up_to_id)
         changed = [row_id for row_id, at in candidates if self._applied.get(row_id) != at]
-        for first in range(0, len(changed), self._sync.batch_size):
-            rows = await self._upstream.messages_by_id(
-                changed[first : first + self._sync.batch_size]
-            )
-            await self._commit(await self._records(rows, cursor, summary), cursor, summary)
-            if progress:
-                progress(summary)
+        async with WriteBehind(self._ingestor, settled(summary, progress)) as writes:
+            for first in range(0, len(changed), self._sync.batch_size):
+                rows = await self._upstream.messages_by_id(
+                    changed[first : first + self._sync.batch_size]
+                )
+                batch = await self._records(rows, cursor, summary)
+                await self._write_behind(writes, batch, cursor, summary)
         cursor["updated_at"] = clock.isoformat()
         self._applied = {i: at for i, at in self._applied.items() if at >= since}
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from xiaozhi_server.config import Settings
 from xiaozhi_server.ingest.pipeline import Ingestor
 from xiaozhi_server.ops.metrics import SYNC_LEADER
-from xiaozhi_server.realtime.bus import Event, EventBus
-from xiaozhi_server.services import Services, data_policy
+from xiaozhi_server.realtime.bus import Event
+from xiaozhi_server.services import Services, data_policy, open_store
 from xiaozhi_server.sources.binlog_sync import BinlogFollower
 from xiaozhi_server.sources.sync import SERVICE, PassSummary, Progress, Syncer
 from xiaozhi_server.sources.upstream_errors import describe
@@ -22,6 +22,9 @@ from xiaozhi_server.store.sync_state import record_failure
 log = logging.getLogger(__name__)
 
 
+SYNC_READ_CACHE_KIB = 8 * 1024
+
+
 class SyncFailed(Exception):
     """A sync pass that could not complete; the message says why and what to do."""
 
@@ -30,11 +33,13 @@ async def run_sync(
     settings: Settings, once: bool, progress: Progress | None = None
 ) -> PassSummary | None:
     """``xiaozhi-server sync``: one pass (with the delete reconciliation), or for ever."""
-    store = Store(settings.storage.url)
+    # Its reads (the cursor, reconciliation's digests) need no large cache; its writer's does.
+    store = open_store(settings, read_cache_kib=SYNC_READ_CACHE_KIB)
     try:
         if settings.storage.auto_migrate:
             await migrate.upgrade(store.engine)
-        ingestor = Ingestor(store, EventBus(), data_policy(settings))
+        # the command has no feed to publish to
+        ingestor = Ingestor(store, None, data_policy(settings))
         if not once:
             await _follow(puller(settings, ingestor, store))
             return None

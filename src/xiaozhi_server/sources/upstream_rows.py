@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from xiaozhi_server.domain import AgentRecord, DeviceRecord, MessageRecord, TitleRecord
+from xiaozhi_server.ingest.normalise import normalise_device
 
 SOURCE = "poll"
 
@@ -35,7 +36,7 @@ def message_record(
     if created is None:
         raise SkippedRow("created_at: missing")
     return MessageRecord(
-        device=row["mac_address"],
+        device=normalise_device(row["mac_address"]) if row["mac_address"] else row["mac_address"],
         session_id=row["session_id"],
         chat_type=row["chat_type"],
         content=content,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import TypeVar
 
@@ -15,8 +15,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from xiaozhi_server.store import write_lock
-from xiaozhi_server.store.engine import apply_sqlite_pragmas, create_engine, is_sqlite
+from xiaozhi_server.store.engine import create_engine, is_sqlite
 from xiaozhi_server.store.sqlite_writer import SqliteWriter
+from xiaozhi_server.store.writer_process import CannotCross, WriterProcess
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -26,19 +27,38 @@ WRITE_ATTEMPTS = 5
 
 
 class Store:
-    """Connections to the hub's own database."""
+    """Connections to the hub's own database.
 
-    def __init__(self, url: str) -> None:
-        self.engine: AsyncEngine = create_engine(url)
+    On SQLite, ``run_write`` goes to the one writer: a thread of this process, or with
+    ``writer_process`` a process of its own (``serve`` and ``sync``), so that writing does
+    not share this process's GIL with the event loop. ``read_cache_kib`` bounds the page
+    cache of this process's read connections (``sync`` reads little; its writer caches).
+    """
+
+    def __init__(
+        self, url: str, writer_process: bool = False, read_cache_kib: int | None = None
+    ) -> None:
+        self.engine: AsyncEngine = create_engine(url, sqlite_cache_kib=read_cache_kib)
         sqlite = is_sqlite(self.engine)
         # SQLite allows one writer; queueing here beats failing on "database is locked".
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if sqlite else None
-        self._writer = SqliteWriter(url, apply_sqlite_pragmas) if sqlite else None
+        self._url = url
+        self._writer: SqliteWriter | WriterProcess | None = None
+        self._local_writer: SqliteWriter | None = None  # for units that cannot cross
+        if sqlite:
+            self._writer = WriterProcess(url) if writer_process else SqliteWriter(url)
 
     @property
     def safe_url(self) -> str:
         """The URL with its password masked, for logs and messages."""
         return make_url(self.engine.url).render_as_string(hide_password=True)
+
+    @property
+    def ordered_writes(self) -> bool:
+        """True when units of work sent one after another commit in that order without
+        waiting for each other (the SQLite writer process): a caller may send the next
+        before the previous has committed."""
+        return isinstance(self._writer, WriterProcess)
 
     @property
     def dialect(self) -> str:
@@ -53,12 +73,49 @@ class Store:
             yield connection
 
     async def run_write(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` (synchronous SQL) in one transaction, committed if it returns."""
+        """Run ``work`` (synchronous SQL) in one transaction, committed if it returns.
+
+        With the writer process, ``work`` and its result cross as pickles: a module-level
+        function, its arguments bound with ``functools.partial``. A closure cannot cross;
+        it runs in a writer thread of this process instead (slower, but correct). On
+        MariaDB/PostgreSQL ``work`` runs after the store's write lock and may run again
+        after a conflict (``_run_shared_write``): it must not change its arguments."""
         if self._writer is None:
             return await self._run_shared_write(work)
+        if isinstance(self._writer, WriterProcess):
+            # The process runs what it is sent in order: no lock, so the next unit of work
+            # is already waiting when one commits.
+            try:
+                return await self._writer.run(work)
+            except CannotCross:
+                # A closure cannot cross: it runs in a thread here, and SQLite's write lock
+                # (BEGIN IMMEDIATE) orders it with the writer process.
+                log.debug("unit of work %r runs in this process's writer thread", work)
         assert self._write_lock is not None
         async with self._write_lock:
-            return await self._writer.run(work)
+            return await self._thread_writer().run(work)
+
+    async def submit_write(self, work: Callable[[Connection], T]) -> Awaitable[T]:
+        """Like ``run_write``, but return as soon as the writer has ``work``: the awaitable
+        is its result. A caller can then prepare the next unit of work meanwhile."""
+        if isinstance(self._writer, WriterProcess):
+            try:
+                return await self._writer.submit(work)
+            except CannotCross:
+                pass  # run_write runs it in a thread
+        return asyncio.ensure_future(self.run_write(work))
+
+    def _thread_writer(self) -> SqliteWriter:
+        if isinstance(self._writer, SqliteWriter):
+            return self._writer
+        if self._local_writer is None:
+            self._local_writer = SqliteWriter(self._url)
+        return self._local_writer
+
+    async def start_writer(self) -> None:
+        """Start the writer process now rather than on the first write (no-op otherwise)."""
+        if isinstance(self._writer, WriterProcess):
+            await self._writer.start()
 
     async def _run_shared_write(self, work: Callable[[Connection], T]) -> T:
         """MariaDB / PostgreSQL: the write turn first, and a fresh try after a conflict."""
@@ -93,4 +150,6 @@ class Store:
         """Close every pooled connection."""
         if self._writer is not None:
             await self._writer.close()
+        if self._local_writer is not None:
+            await self._local_writer.close()
         await self.engine.dispose()

@@ -12,9 +12,11 @@ from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.marks import messages_matching
 from xiaozhi_server.store.patterns import contains
 from xiaozhi_server.store.search_terms import index_terms, query_phrase
+from xiaozhi_server.store.sqlite_writes import dbapi
 from xiaozhi_server.store.tables import messages
 
 _INDEX = text("INSERT INTO message_terms (rowid, terms) VALUES (:id, :terms)")
+_RAW_INDEX = "INSERT INTO message_terms (rowid, terms) VALUES (?, ?)"
 
 
 def index_messages(connection: Connection, rows: list[dict[str, Any]]) -> None:
@@ -23,6 +25,17 @@ def index_messages(connection: Connection, rows: list[dict[str, Any]]) -> None:
         connection.execute(
             _INDEX, [{"id": r["id"], "terms": index_terms(r["content"])} for r in rows]
         )
+
+
+def is_indexed(connection: Connection) -> bool:
+    """True when the store keeps a search index (SQLite)."""
+    return connection.dialect.name == "sqlite"
+
+
+def index_prepared(connection: Connection, terms: list[tuple[int, str]]) -> None:
+    """Add (message id, its terms from ``index_terms``) to the index."""
+    if terms and is_indexed(connection):
+        dbapi(connection).executemany(_RAW_INDEX, terms)
 
 
 def unindex_messages(connection: Connection, ids: list[int]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -76,4 +77,4 @@ async def record_failure(store: Store, service_name: str, error: str) -> None:
     now = datetime.now(UTC)
     checkpoint = Checkpoint(service_name, await read_cursor(store, service_name), "failed", error)
 
-    await store.run_write(lambda connection: write_checkpoint(connection, checkpoint, now))
+    await store.run_write(functools.partial(write_checkpoint, checkpoint=checkpoint, now=now))

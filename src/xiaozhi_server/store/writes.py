@@ -12,12 +12,35 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, case, func, or_, select, update
 
+from xiaozhi_server.store import sqlite_writes
 from xiaozhi_server.store.dialects import insert_ignoring_duplicates
 from xiaozhi_server.store.tables import agents, audio, devices, messages, sessions
+from xiaozhi_server.store.types import from_utc_text
 
 Row = dict[str, Any]
+# A message tells which device and agent a session belongs to, but never re-binds it.
+SESSION_FILL_ONLY = frozenset({"device", "agent_id"})
+DEVICE_FILL_ONLY = frozenset({"agent_id"})
 # Keeps every IN (...) under SQLite's and drivers' parameter limits.
 CHUNK = 500
+# A prepared message row (ingest/prepare.py): these columns of ``messages``, in this order,
+# times as UTC text (types.utc_text).
+MESSAGE_COLUMNS = (
+    "natural_key",
+    "source",
+    "source_id",
+    "device",
+    "agent_id",
+    "session_id",
+    "chat_type",
+    "content",
+    "speaker",
+    "audio_id",
+    "created_at",
+    "ingested_at",
+    "updated_at",
+)
+_TIMES = [MESSAGE_COLUMNS.index(name) for name in ("created_at", "ingested_at", "updated_at")]
 
 
 def chunked(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -42,6 +65,33 @@ _FIND_MESSAGES = select(
     messages.c.agent_id,
     messages.c.audio_id,
 ).where(messages.c.natural_key.in_(bindparam("keys", expanding=True)))
+
+
+def insert_message_rows(
+    connection: Connection, rows: Sequence[tuple[Any, ...]]
+) -> tuple[Sequence[int], Sequence[int]]:
+    """Insert prepared rows (MESSAGE_COLUMNS), skipping natural keys already stored; return
+    the positions in ``rows`` of the rows inserted, and their ids."""
+    if not rows:
+        return [], []
+    if fast(connection):
+        return sqlite_writes.insert_messages(connection, MESSAGE_COLUMNS, rows)
+    named = [_with_times(dict(zip(MESSAGE_COLUMNS, row, strict=True))) for row in rows]
+    ids = {row["natural_key"]: row["id"] for row in insert_messages(connection, named)}
+    inserted = [at for at, row in enumerate(rows) if row[0] in ids]
+    return inserted, [ids[rows[at][0]] for at in inserted]
+
+
+def _with_times(row: Row) -> Row:
+    for at in _TIMES:
+        name = MESSAGE_COLUMNS[at]
+        row[name] = from_utc_text(row[name])
+    return row
+
+
+def fast(connection: Connection) -> bool:
+    """True where the hot statements run as SQLite's own SQL (``sqlite_writes``)."""
+    return connection.dialect.name == "sqlite" and sqlite_writes.AVAILABLE
 
 
 def insert_messages(connection: Connection, rows: list[Row]) -> list[Row]:
@@ -273,7 +323,8 @@ def sessions_with_device(connection: Connection, session_ids: Sequence[str]) -> 
 
 
 def add_to_devices(connection: Connection, deltas: list[Row], now: datetime) -> None:
-    """Add new messages and sessions to their devices' counters and time span."""
+    """Add new messages and sessions to their devices' counters and time span (deltas:
+    mac, messages, sessions, first, last)."""
     if deltas:
         rows = [
             {k: v for k, v in d.items() if k != "mac"} | {"device_mac": d["mac"], "now": now}

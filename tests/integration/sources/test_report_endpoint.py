@@ -186,6 +186,19 @@ async def test_outcomes_are_counted_in_metrics(app: LiveApp) -> None:
     assert 'xiaozhi_report_requests_total{outcome="unauthorized"}' in text
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+async def test_a_report_answer_carries_the_app_headers_and_is_timed_under_its_route(
+    app: LiveApp,
+) -> None:
+    response = await post(app, encoded(report_body()), report_headers() | {"X-Request-ID": "r-1"})
+    async with httpx.AsyncClient(base_url=app.base_url) as client:
+        text = (await client.get("/metrics")).text
+    assert response.json() == {"code": 0, "msg": "success", "data": True}
+    assert response.headers["x-request-id"] == "r-1"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert f'route="{REPORT}",status="2xx"' in text
+
+
 @pytest.mark.parametrize(
     "content_type",
     [

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from tests.support.aggregates import assert_aggregates_exact
 from tests.support.feed_client import collect, connect, feed_url, next_of
 from tests.support.live_app import serving
 from tests.support.upstream import INSERT_MESSAGE, Upstream, generate, mac
@@ -105,6 +108,81 @@ async def test_killed_mid_batch_it_resumes_with_nothing_lost_or_doubled(
     assert sync_once(env, tmp_path).returncode == 0
     upstream_rows = sorted((r[0], r[1].lower(), r[2], r[3], r[4]) for r in await upstream.rows())
     assert await store_rows(env["XIAOZHI_STORAGE__URL"]) == upstream_rows
+
+
+async def test_a_bulk_first_copy_killed_anywhere_resumes_with_nothing_lost_or_doubled(
+    upstream: Upstream, tmp_path: Path
+) -> None:
+    """Pages of 500 rows take the bulk path: search terms computed before they cross to the
+    writer process, the next page read while one is written. Kills land mid-copy (after a
+    page has committed), once on the writer process instead of the sync."""
+    await generate(upstream, devices=60, sessions=3000, seed=5)
+    env = sync_env(tmp_path, upstream, XIAOZHI_SYNC_SERVICE__BATCH_SIZE="500")
+    url = env["XIAOZHI_STORAGE__URL"]
+    rng = random.Random(7)
+    landed = 0
+    for victim in ("sync", "sync", "writer", "sync"):
+        landed += await _kill_mid_copy(env, tmp_path, victim, rng)
+    assert landed >= 2, "the copy finished before the kills: make the data set larger"
+    assert sync_once(env, tmp_path).returncode == 0
+    upstream_rows = sorted((r[0], r[1].lower(), r[2], r[3], r[4]) for r in await upstream.rows())
+    assert await store_rows(url) == upstream_rows
+    store = Store(url)
+    await assert_aggregates_exact(store)
+    assert await _search_index_rowids(store) == await _message_ids(store)
+    await store.close()
+
+
+async def _kill_mid_copy(env: dict[str, str], cwd: Path, victim: str, rng: random.Random) -> bool:
+    """Run `sync --once`, SIGKILL it (or its writer process) once another page has been
+    stored; True if the kill landed before the copy was done."""
+    url = env["XIAOZHI_STORAGE__URL"]
+    before = _stored_count(url)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "xiaozhi_server", "sync", "--once",
+        env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(6000):  # up to 5 minutes for the next page to commit
+        if process.returncode is not None or _stored_count(url) > before:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(rng.uniform(0, 0.3))
+    target = process.pid if victim == "sync" else _child_of(process.pid)
+    with contextlib.suppress(ProcessLookupError, TypeError):  # it may have finished already
+        os.kill(target, signal.SIGKILL)  # type: ignore[arg-type]
+    await process.wait()
+    return process.returncode != 0
+
+
+def _child_of(pid: int) -> int | None:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        return int(children.read_text().split()[0])
+    return None
+
+
+def _stored_count(url: str) -> int:
+    path = Path(url.removeprefix("sqlite+aiosqlite:///"))
+    if not path.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+        try:
+            return int(connection.execute("SELECT count(*) FROM messages").fetchone()[0])
+        except sqlite3.OperationalError:  # not migrated yet
+            return 0
+
+
+async def _search_index_rowids(store: Store) -> list[int]:
+    async with store.read() as connection:
+        rows = await connection.execute(text("SELECT rowid FROM message_terms ORDER BY rowid"))
+        return [row[0] for row in rows]
+
+
+async def _message_ids(store: Store) -> list[int]:
+    async with store.read() as connection:
+        return list(
+            (await connection.execute(select(messages.c.id).order_by(messages.c.id))).scalars()
+        )
 
 
 @pytest.mark.parametrize("store_url", ["mariadb", "postgresql"], indirect=True)
