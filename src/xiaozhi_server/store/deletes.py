@@ -30,6 +30,8 @@ def delete_messages(
     ids = [row.id for row in found]
     touched_sessions = {row.session_id for row in found}
     touched_devices = {row.device for row in found}
+    if policy == "mirror":
+        unindex_messages(connection, ids)  # first: it reads their text
     for part in chunked(ids):
         if policy == "mirror":
             connection.execute(delete(messages).where(messages.c.id.in_(part)))
@@ -38,7 +40,6 @@ def delete_messages(
                 update(messages).where(messages.c.id.in_(part)).values(deleted_upstream_at=now)
             )
     if policy == "mirror":
-        unindex_messages(connection, ids)
         _forget_empty(connection, touched_sessions, touched_devices)
     return len(ids), touched_sessions, touched_devices
 
