@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 from sqlalchemy.exc import OperationalError
 
+from tests.support.aggregates import assert_search_index_exact
 from xiaozhi_server.domain import Batch, MessageRecord
 from xiaozhi_server.ingest.pipeline import Ingestor
 from xiaozhi_server.realtime.bus import EventBus
@@ -115,6 +116,15 @@ async def test_each_revision_steps_down_and_up_again_keeping_the_messages(store:
         assert await migrate.current_revision(store.engine) == older
     await migrate.upgrade(store.engine)
     assert await migrate.current_revision(store.engine) == migrate.head_revision()
+    found = await search_messages(store, "天气", limit=10)
+    assert [row["content"] for row in found] == ["今天天气怎么样"]
+
+
+async def test_the_search_migration_indexes_messages_stored_before_it(store: Store) -> None:
+    await seed_messages(store)
+    await migrate.downgrade(store.engine, "0007")
+    await migrate.upgrade(store.engine)
+    await assert_search_index_exact(store)
     found = await search_messages(store, "天气", limit=10)
     assert [row["content"] for row in found] == ["今天天气怎么样"]
 
