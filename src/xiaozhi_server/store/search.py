@@ -2,20 +2,20 @@
 
 The write path adds a message's grams in the transaction that stores it, and every delete
 removes them in the transaction that deletes it (``index_messages``, ``unindex_messages``).
-A query walks the postings of its rarest gram newest first, joins each candidate to its
-other grams and to the message, and keeps those whose text contains the query: the index
+A query walks the postings of its rarest gram newest first, keeps the candidates that have
+its other grams too, and reads those messages whose text contains the query: the index
 narrows, the substring check decides (store/search_terms.py says why it never misses).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, literal, select, text, union_all
+from sqlalchemy import ColumnElement, Connection, func, insert, literal, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Select
 
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.patterns import contains
@@ -27,8 +27,12 @@ from xiaozhi_server.store.tables import messages, search_grams
 MAX_GRAMS = 6
 # How far to count each gram's postings when choosing the rarest (the counts cost an index
 # range each; past this a gram is "common" and which common one drives matters little).
-PROBE = 2000
+PROBE = 1000
 MAX_PROBES = 12
+# Postings read per step: the first step is small (a common word's newest hits are near),
+# later ones grow, so a rare combination of common grams takes few round trips.
+FIRST_CHUNK = 100
+MAX_CHUNK = 6400
 # Grams per DELETE statement when a message leaves the index.
 _DELETE_BATCH = 2000
 
@@ -83,53 +87,96 @@ async def search_messages(
     """Messages whose text may contain ``query`` (ASCII case ignored), newest first, after
     the filters. The store's LIKE decides here; ``search_terms.contains`` is the exact
     definition (stores differ beyond ASCII), which the API applies to what this returns."""
+    conditions = [contains(messages.c.content, query)]
+    for column, value in (
+        (messages.c.device, device),
+        (messages.c.agent_id, agent),
+        (messages.c.chat_type, chat_type),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    if since is not None:
+        conditions.append(messages.c.created_at >= since)
+    if until is not None:
+        conditions.append(messages.c.created_at < until)
     async with store.read() as connection:
-        statement = await _candidates(connection, query, before_id)
-        if statement is None:
-            return []
-        statement = statement.where(contains(messages.c.content, query)).limit(limit)
-        for column, value in (
-            (messages.c.device, device),
-            (messages.c.agent_id, agent),
-            (messages.c.chat_type, chat_type),
-        ):
-            if value is not None:
-                statement = statement.where(column == value)
-        if since is not None:
-            statement = statement.where(messages.c.created_at >= since)
-        if until is not None:
-            statement = statement.where(messages.c.created_at < until)
-        return [dict(row._mapping) for row in await connection.execute(statement)]
+        wanted = _sample(grams(query))
+        if not wanted:
+            # Nothing indexable (one Chinese character, two letters): newest first, a scan.
+            if before_id is not None:
+                conditions.append(messages.c.id < before_id)
+            return await _rows(connection, conditions, limit)
+        return await _through_index(connection, wanted, before_id, conditions, limit)
 
 
-async def _candidates(
-    connection: AsyncConnection, query: str, before_id: int | None
-) -> Select[Any] | None:
-    """The messages the index allows, newest first (None: there are none)."""
-    wanted = _sample(grams(query))
-    if not wanted:
-        # Nothing indexable (one Chinese character, two letters): newest first, a scan.
-        statement = select(messages).order_by(messages.c.id.desc())
-        return statement if before_id is None else statement.where(messages.c.id < before_id)
-    counts = await _posting_counts(connection, wanted, before_id)
-    if min(counts.values()) == 0:
-        return None  # a gram of the query is in no message (below before_id): no hit
-    rarest = sorted(wanted, key=lambda gram: counts[gram])[:MAX_GRAMS]
-    driver = search_grams.alias("g0")
-    statement = (
-        select(messages)
-        .select_from(driver.join(messages, messages.c.id == driver.c.message_id))
-        .where(driver.c.gram == rarest[0])
-        .order_by(driver.c.message_id.desc())
+async def _through_index(
+    connection: AsyncConnection,
+    wanted: list[int],
+    before_id: int | None,
+    conditions: list[ColumnElement[bool]],
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Walk the rarest gram's postings newest first, a chunk at a time (growing): keep the
+    messages that have the other grams too, then read those that pass ``conditions``.
+
+    Each step is a statement no planner can turn into a scan of the messages (given the
+    whole join, PostgreSQL trusted its LIKE estimate and did); a chunk's ids are written
+    into the next statement, as ints the store handed out.
+    """
+    if len(wanted) > 1:
+        counts = await _posting_counts(connection, wanted, before_id)
+        if min(counts.values()) == 0:
+            return []  # a gram of the query is in no message (below before_id): no hit
+        wanted = sorted(wanted, key=lambda gram: counts[gram])[:MAX_GRAMS]
+    driver, *others = wanted
+    found: list[dict[str, Any]] = []
+    below, chunk = before_id, FIRST_CHUNK
+    while len(found) < limit:
+        postings = await _postings(connection, driver, below, chunk)
+        if not postings:
+            break
+        below = postings[-1]
+        candidates = await _having(connection, others, postings)
+        if candidates:
+            listed = text(f"messages.id IN ({_listed(candidates)})")
+            found += await _rows(connection, [listed, *conditions], limit - len(found))
+        if len(postings) < chunk:
+            break
+        chunk = min(chunk * 4, MAX_CHUNK)
+    return found
+
+
+async def _rows(
+    connection: AsyncConnection, conditions: list[Any], limit: int
+) -> list[dict[str, Any]]:
+    statement = select(messages).where(*conditions).order_by(messages.c.id.desc()).limit(limit)
+    return [dict(row._mapping) for row in await connection.execute(statement)]
+
+
+async def _postings(
+    connection: AsyncConnection, gram: int, below: int | None, chunk: int
+) -> list[int]:
+    """Up to ``chunk`` ids of messages with ``gram``, below ``below``, newest first."""
+    statement = select(search_grams.c.message_id).where(search_grams.c.gram == gram)
+    if below is not None:
+        statement = statement.where(search_grams.c.message_id < below)
+    statement = statement.order_by(search_grams.c.message_id.desc()).limit(chunk)
+    return list((await connection.execute(statement)).scalars())
+
+
+async def _having(connection: AsyncConnection, others: list[int], ids: list[int]) -> list[int]:
+    """Those of ``ids`` (newest first) whose messages have every one of ``others`` too."""
+    if not others:
+        return ids
+    listed = _listed(ids)
+    # One SELECT per gram, in one round trip: MariaDB's range optimizer gives up on the
+    # cross product of two long IN lists and scans the table instead.
+    statement = " UNION ALL ".join(
+        f"SELECT message_id FROM search_grams WHERE gram = {int(gram)} AND message_id IN ({listed})"
+        for gram in others
     )
-    for number, gram in enumerate(rarest[1:], start=1):
-        other = search_grams.alias(f"g{number}")
-        statement = statement.join(
-            other, (other.c.gram == gram) & (other.c.message_id == driver.c.message_id)
-        )
-    if before_id is not None:
-        statement = statement.where(driver.c.message_id < before_id)
-    return statement
+    present = Counter((await connection.execute(text(statement))).scalars())
+    return [i for i in ids if present[i] == len(others)]
 
 
 def _sample(wanted: list[int]) -> list[int]:
