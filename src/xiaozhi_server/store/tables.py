@@ -203,3 +203,12 @@ erasures = Table(
     UniqueConstraint("kind", "key"),
     **MYSQL_OPTIONS,
 )
+
+# One row, locked first by every write transaction on MariaDB / PostgreSQL (store/write_lock.py),
+# so writers from several instances take turns instead of deadlocking on each other's rows.
+write_lock = Table(
+    "write_lock",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    **MYSQL_OPTIONS,
+)

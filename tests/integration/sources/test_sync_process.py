@@ -148,5 +148,7 @@ async def test_under_serve_an_upstream_insert_reaches_the_feed(
                 )
             ).json()
     assert [u["data"]["content"] for u in updates] == ["从数据库来的"]
-    assert status["items"][0]["sync_status"] == "success"
+    # The next pass may already be running ("in_progress"): what counts is a success on record.
+    assert status["items"][0]["last_success_at"] is not None
+    assert status["items"][0]["sync_status"] != "failed"
     await asyncio.sleep(0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,9 @@ from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.search import search_messages
 from xiaozhi_server.store.tables import metadata
 
+SEARCH_MIGRATION = importlib.import_module(
+    "xiaozhi_server.store.migrations.versions.0012_search_grams"
+)
 HUB_TABLES = {
     "messages",
     "sessions",
@@ -32,6 +36,7 @@ HUB_TABLES = {
     "audit_log",
     "erasures",
     "search_grams",
+    "write_lock",
 }
 
 
@@ -122,7 +127,7 @@ async def test_each_revision_steps_down_and_up_again_keeping_the_messages(store:
 
 async def test_the_search_migration_indexes_messages_stored_before_it(store: Store) -> None:
     await seed_messages(store)
-    await migrate.downgrade(store.engine, "0007")
+    await migrate.downgrade(store.engine, SEARCH_MIGRATION.down_revision)
     await migrate.upgrade(store.engine)
     await assert_search_index_exact(store)
     found = await search_messages(store, "天气", limit=10)

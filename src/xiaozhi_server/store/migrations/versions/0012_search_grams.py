@@ -1,7 +1,7 @@
 """Search through an index on every store: the search_grams table (replaces SQLite's FTS5).
 
 Revision ID: 0012
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-01
 """
 
@@ -14,7 +14,7 @@ from xiaozhi_server.store.migrations import fts5_terms
 from xiaozhi_server.store.types import AutoId
 
 revision = "0012"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
