@@ -49,7 +49,9 @@ def unindex_messages(connection: Connection, ids: Sequence[int]) -> None:
     text says which entries are theirs: the index has no message_id lookup of its own)."""
     for start in range(0, len(ids), 500):
         part = ",".join(str(int(i)) for i in ids[start : start + 500])
-        found = connection.execute(text(f"SELECT id, content FROM messages WHERE id IN ({part})"))
+        found = connection.execute(
+            text(f"SELECT id, content FROM messages WHERE id IN ({part})")
+        ).all()
         groups, size = [], 0
         for row in found:
             hashes = grams(row.content)
