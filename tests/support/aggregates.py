@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from xiaozhi_server.store.database import Store
-from xiaozhi_server.store.search_terms import grams
+from xiaozhi_server.store.search_terms import grams, tokens
 from xiaozhi_server.store.tables import devices, messages, search_grams, sessions
 
 
@@ -51,8 +51,13 @@ async def assert_search_index_exact(store: Store) -> None:
     """The search index holds every gram of every stored message, and nothing else (no
     entry left behind by a deleted message)."""
     async with store.read() as connection:
-        stored = {tuple(row) for row in await connection.execute(select(search_grams))}
-        texts = await connection.execute(select(messages.c.id, messages.c.content))
-        expected = {(gram, row.id) for row in texts for gram in grams(row.content)}
+        texts = (await connection.execute(select(messages.c.id, messages.c.content))).all()
+        if store.dialect == "sqlite":
+            fts = await connection.execute(text("SELECT rowid, terms FROM message_grams"))
+            stored = {tuple(row) for row in fts}
+            expected = {(row.id, tokens(grams(row.content))) for row in texts}
+        else:
+            stored = {tuple(row) for row in await connection.execute(select(search_grams))}
+            expected = {(gram, row.id) for row in texts for gram in grams(row.content)}
     assert len(stored - expected) == 0, "entries of deleted messages are left in the index"
     assert len(expected - stored) == 0, "stored messages are missing from the index"

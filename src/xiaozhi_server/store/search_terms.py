@@ -44,15 +44,25 @@ def grams(text: str) -> list[int]:
     is indexed under, and what a query needs (empty: the index cannot answer it, as for a
     single Chinese character or a two-letter word)."""
     found: dict[int, None] = {}
+    crc = zlib.crc32  # of the gram's UTF-8, sliced from the run's: this runs per message
     for run in _RUNS.findall(fold(text)):
-        size = 2 if _IS_CJK.match(run) else 3
-        for start in range(len(run) - size + 1):
-            found.setdefault(_hash(run[start : start + size]), None)
-    return list(found)
+        if _IS_CJK.match(run):
+            data = run.encode("utf-8")  # every character in _CJK is 3 bytes in UTF-8
+            for at in range(0, len(data) - 5, 3):
+                found[crc(data[at : at + 6])] = None
+        elif run.isascii():
+            data = run.encode("ascii")
+            for at in range(len(data) - 2):
+                found[crc(data[at : at + 3])] = None
+        else:
+            for at in range(len(run) - 2):
+                found[crc(run[at : at + 3].encode("utf-8"))] = None
+    # as a signed 32-bit integer (an INTEGER column on every store); collisions only add
+    # candidates, which the exact check drops
+    return [value - (1 << 32) if value >= 1 << 31 else value for value in found]
 
 
-def _hash(gram: str) -> int:
-    # CRC-32 as a signed 32-bit integer (an INTEGER column on every store); collisions
-    # only add candidates, which the exact check drops.
-    value = zlib.crc32(gram.encode("utf-8"))
-    return value - (1 << 32) if value >= 1 << 31 else value
+def tokens(hashes: list[int]) -> str:
+    """The grams as words for SQLite's FTS5 (``g`` and the hash in hex: plain ASCII, which
+    no tokenizer splits or folds)."""
+    return " ".join(f"g{value & 0xFFFFFFFF:x}" for value in hashes)

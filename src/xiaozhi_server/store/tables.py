@@ -59,15 +59,15 @@ messages = Table(
     **MYSQL_OPTIONS,
 )
 
-# The search index (store/search_terms.py): one row per distinct gram of a message. The
-# key leads with the gram, so a query walks one gram's messages newest first and stops;
-# no index on message_id: deleting a message deletes its grams by their full keys.
+# The search index on MySQL/MariaDB and PostgreSQL (store/search.py; SQLite keeps the same
+# grams in the FTS5 table message_grams, which migration 0012 creates): one row per distinct
+# gram of a message. The key leads with the gram, so a query walks one gram's messages
+# newest first and stops; no index on message_id: a delete names its entries by full key.
 search_grams = Table(
     "search_grams",
     metadata,
     Column("gram", Integer, primary_key=True, autoincrement=False),
     Column("message_id", AutoId, primary_key=True, autoincrement=False),
-    sqlite_with_rowid=False,
     **MYSQL_OPTIONS,
 )
 
