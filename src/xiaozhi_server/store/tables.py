@@ -212,3 +212,9 @@ write_lock = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     **MYSQL_OPTIONS,
 )
+
+
+def tables_on(dialect: str) -> list[Table]:
+    """The tables the migrations create on ``dialect``, in dependency order: every one but
+    search_grams on SQLite (its search index is the FTS5 table message_grams)."""
+    return [t for t in metadata.sorted_tables if dialect != "sqlite" or t is not search_grams]
