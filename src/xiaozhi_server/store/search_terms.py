@@ -11,8 +11,8 @@ grams of the string. So a message that contains the query has every gram of the 
 the index never misses. It may over-find (grams present but not adjacent, or two grams
 with one hash): the exact check ``contains`` decides.
 
-A gram is stored as a 32-bit hash, the same integer on every store: no collation can fold
-two grams together or split one, and an index entry is two integers.
+A gram is a 32-bit hash, the same on every store (an integer, or on SQLite's FTS5 a word
+made of it): no collation can fold two grams together or split one.
 """
 
 from __future__ import annotations
