@@ -33,6 +33,7 @@ from xiaozhi_server.auth.guard import Principal, require_reader
 from xiaozhi_server.privacy.masking import Masker
 from xiaozhi_server.services import Services, get_services
 from xiaozhi_server.store.search import search_messages
+from xiaozhi_server.store.search_terms import contains, fold
 
 router = APIRouter(prefix="/api/v2", tags=["search"], dependencies=READER)
 SNIPPET_CONTEXT = 40
@@ -133,9 +134,10 @@ async def _visible_hits(
 
 
 def _still_found(content: str, query: str, searched: Callable[[str], str]) -> bool:
-    """True unless masking hid every place ``query`` was found (the store matched it)."""
-    shown = searched(content)
-    return shown == content or query.lower() in shown.lower()
+    """Whether the text (as this reader may search it) holds ``query``: one definition on
+    every store, whose LIKE may also match other cases and accents (MariaDB's é = e), and
+    false where masking hid every place the store found it."""
+    return contains(searched(content), query)
 
 
 def snippet(content: str, query: str, shown: str | None = None) -> dict[str, Any]:
@@ -145,15 +147,15 @@ def snippet(content: str, query: str, shown: str | None = None) -> dict[str, Any
     which keeps every position) when given.
     """
     shown = content if shown is None else shown
-    lowered, needle = content.lower(), query.lower()
+    lowered, needle = fold(content), fold(query)
     first = max(lowered.find(needle), 0)
     start = max(first - SNIPPET_CONTEXT, 0)
     end = min(first + len(needle) + SNIPPET_CONTEXT, len(content))
-    text = content[start:end]
-    ranges, at = [], text.lower().find(needle) if needle else -1
+    window = fold(content[start:end])
+    ranges, at = [], window.find(needle) if needle else -1
     while at >= 0:  # an empty needle would match everywhere, forever
         ranges.append([at, at + len(needle)])
-        at = text.lower().find(needle, at + len(needle))
+        at = window.find(needle, at + len(needle))
     text = shown[start:end]
     prefix = "…" if start > 0 else ""
     suffix = "…" if end < len(content) else ""

@@ -26,7 +26,7 @@ from xiaozhi_server.domain import (
     TitleRecord,
 )
 from xiaozhi_server.ingest.natural_key import epoch_millis, natural_key_millis
-from xiaozhi_server.store.search_terms import index_terms
+from xiaozhi_server.store.search_terms import fts_words
 from xiaozhi_server.store.types import utc_text, utc_text_from_millis
 from xiaozhi_server.store.writes import MESSAGE_COLUMNS
 
@@ -94,7 +94,7 @@ class PreparedBatch:
         """The search index's terms for the message at ``position``."""
         if self.terms is not None:
             return self.terms[position]
-        return index_terms(self.messages[position][_CONTENT])
+        return fts_words(self.messages[position][_CONTENT])
 
 
 def prepare(
@@ -121,7 +121,7 @@ def prepare(
         now=now,
         events=events,
         messages=messages,
-        terms=[index_terms(row[_CONTENT]) for row in messages]
+        terms=[fts_words(row[_CONTENT]) for row in messages]
         if search_terms and len(messages) >= BULK
         else None,
         authoritative=frozenset(i for i, row in enumerate(messages) if row[0] in upstream),

@@ -133,9 +133,12 @@ def _write_messages(
     rows = batch.messages
     changes.new_positions, changes.new_ids = writes.insert_message_rows(connection, rows)
     new = list(zip(changes.new_positions, changes.new_ids, strict=True))
-    if search.is_indexed(connection):
-        search.index_prepared(connection, [(id_, batch.search_terms(at)) for at, id_ in new])
-    rollups.apply(connection, [], rollups.with_audio_bytes(connection, _stored(batch, new)))
+    stored = _stored(batch, new)
+    if search.keeps_words(connection):
+        search.index_words(connection, [(id_, batch.search_terms(at)) for at, id_ in new])
+    else:
+        search.index_messages(connection, stored)
+    rollups.apply(connection, [], rollups.with_audio_bytes(connection, stored))
     changes.duplicates = batch.received - len(new)
     if len(new) < len(rows):
         inserted = set(changes.new_positions)

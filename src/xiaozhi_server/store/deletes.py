@@ -33,6 +33,8 @@ def delete_messages(
     touched_sessions = {row.session_id for row in found}
     touched_devices = {row.device for row in found}
     counted = rollups.snapshot(connection, ids) if policy == "mirror" else []
+    if policy == "mirror":
+        unindex_messages(connection, ids)  # first: it reads their text
     for part in chunked(ids):
         if policy == "mirror":
             connection.execute(delete(messages).where(messages.c.id.in_(part)))
@@ -43,7 +45,6 @@ def delete_messages(
     if policy == "mirror":
         # Archived messages stay in the statistics; mirrored deletes leave them.
         rollups.apply(connection, counted, [])
-        unindex_messages(connection, ids)
         marks.forget_messages(connection, ids)
         _forget_empty(connection, touched_sessions, touched_devices)
     return len(ids), touched_sessions, touched_devices

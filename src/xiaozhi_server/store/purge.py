@@ -52,10 +52,10 @@ def delete_messages(connection: Connection, rows: Sequence[Any], now: datetime) 
         return removed
     ids = [row.id for row in rows]
     counted = rollups.snapshot(connection, ids)
+    unindex_messages(connection, ids)  # first: it reads their text
     for part in chunked(ids):
         connection.execute(text(f"DELETE FROM messages WHERE id IN ({_literal_ids(part)})"))
     rollups.apply(connection, counted, [])
-    unindex_messages(connection, ids)
     marks.forget_messages(connection, ids)
     _drop_unused_audio(connection, {row.audio_id for row in rows if row.audio_id}, removed)
     emptied = _recount_sessions(connection, {row.session_id for row in rows}, now)

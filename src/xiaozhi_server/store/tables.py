@@ -64,6 +64,18 @@ messages = Table(
     **MYSQL_OPTIONS,
 )
 
+# The search index on MySQL/MariaDB and PostgreSQL (store/search.py; SQLite keeps the same
+# grams in the FTS5 table message_grams, which migration 0013 creates): one row per distinct
+# gram of a message. The key leads with the gram, so a query walks one gram's messages
+# newest first and stops; no index on message_id: a delete names its entries by full key.
+search_grams = Table(
+    "search_grams",
+    metadata,
+    Column("gram", Integer, primary_key=True, autoincrement=False),
+    Column("message_id", AutoId, primary_key=True, autoincrement=False),
+    **MYSQL_OPTIONS,
+)
+
 sessions = Table(
     "sessions",
     metadata,
@@ -310,3 +322,9 @@ stats_day_windows = Table(
     Column("devices", Integer, nullable=False, default=0),
     **MYSQL_OPTIONS,
 )
+
+
+def tables_on(dialect: str) -> list[Table]:
+    """The tables the migrations create on ``dialect``, in dependency order: every one but
+    search_grams on SQLite (its search index is the FTS5 table message_grams)."""
+    return [t for t in metadata.sorted_tables if dialect != "sqlite" or t is not search_grams]

@@ -18,7 +18,7 @@ from xiaozhi_server.domain import (
 from xiaozhi_server.ingest.pipeline import Ingestor
 from xiaozhi_server.realtime.bus import Event, EventBus
 from xiaozhi_server.store.database import Store
-from xiaozhi_server.store.tables import audio, devices, messages, metadata, sessions
+from xiaozhi_server.store.tables import audio, devices, messages, sessions, tables_on
 
 T0 = datetime(2026, 11, 24, 8, 30, 0, 123000, tzinfo=UTC)
 MAC = "a0:85:e3:00:00:01"
@@ -54,7 +54,7 @@ async def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
     async with store.read() as connection:
         return {
             table.name: sorted(tuple(row) for row in await connection.execute(select(table)))
-            for table in metadata.sorted_tables
+            for table in tables_on(store.dialect)
         }
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.support.aggregates import assert_search_index_exact
 from tests.support.tcp_proxy import stalling_proxy
 from tests.support.upstream import DDL, INSERT_MESSAGE, Upstream, generate, mac
 from xiaozhi_server.config import Settings
@@ -210,6 +211,7 @@ async def test_deleted_rows_are_removed_under_the_mirror_policy(
     assert all(r["agent_id"] != "agent1" for r in rows)
     assert sum(s["message_count"] for s in await hub.rows(sessions)) == len(rows)
     assert sum(d["message_count"] for d in await hub.rows(devices)) == len(rows)
+    await assert_search_index_exact(store)
     await hub.syncer.close()
     await store.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 from sqlalchemy.exc import OperationalError
 
+from tests.support.aggregates import assert_search_index_exact
 from xiaozhi_server.domain import Batch, MessageRecord
 from xiaozhi_server.ingest.pipeline import Ingestor
 from xiaozhi_server.realtime.bus import EventBus
@@ -20,6 +22,9 @@ from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.search import search_messages
 from xiaozhi_server.store.tables import metadata
 
+SEARCH_MIGRATION = importlib.import_module(
+    "xiaozhi_server.store.migrations.versions.0013_search_grams"
+)
 HUB_TABLES = {
     "messages",
     "sessions",
@@ -34,6 +39,7 @@ HUB_TABLES = {
     "marks",
     "mark_tags",
     "shares",
+    "search_grams",
     "write_lock",
     "stats_quarters",
     "stats_running",
@@ -46,8 +52,15 @@ HUB_TABLES = {
 async def _tables(store: Store) -> set[str]:
     async with store.read() as connection:
         names = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
-    # SQLite's full-text index is a virtual table with shadow tables of its own.
-    return {name for name in names if not name.startswith("message_terms")} - {"alembic_version"}
+    # SQLite's search index is an FTS5 table with shadow tables of its own.
+    return {name for name in names if not name.startswith("message_grams_")} - {"alembic_version"}
+
+
+def hub_tables(store: Store) -> set[str]:
+    """HUB_TABLES as this store has them (SQLite: the search index in FTS5)."""
+    if store.dialect == "sqlite":
+        return HUB_TABLES - {"search_grams"} | {"message_grams"}
+    return HUB_TABLES
 
 
 async def seed_messages(store: Store) -> None:
@@ -65,7 +78,7 @@ async def seed_messages(store: Store) -> None:
 async def test_upgrade_creates_every_table_at_head(store_url: str) -> None:
     store = Store(store_url)
     await migrate.upgrade(store.engine)
-    assert await _tables(store) == HUB_TABLES
+    assert await _tables(store) == hub_tables(store)
     assert await migrate.current_revision(store.engine) == migrate.head_revision()
     await store.close()
 
@@ -89,17 +102,19 @@ async def test_downgrade_to_base_removes_every_table_and_upgrade_restores_them(
     assert await _tables(store) == set()
     assert await migrate.current_revision(store.engine) is None
     await migrate.upgrade(store.engine)
-    assert await _tables(store) == HUB_TABLES
+    assert await _tables(store) == hub_tables(store)
 
 
 async def test_migrated_schema_matches_the_table_definitions(store: Store) -> None:
+    def kept(_: Any, name: str | None, kind: str, reflected: bool, __: Any) -> bool:
+        # SQLite keeps the search index in FTS5 tables, not in search_grams
+        fts_side = ("message_grams", "search_grams")
+        return store.dialect != "sqlite" or not (name or "").startswith(fts_side)
+
     def differences(sync: Connection) -> list[Any]:
         context = MigrationContext.configure(
             sync,
-            opts={
-                "compare_type": False,
-                "include_name": lambda name, kind, _: not (name or "").startswith("message_terms"),
-            },
+            opts={"compare_type": False, "include_object": kept},
         )
         return list(compare_metadata(context, metadata))
 
@@ -128,7 +143,7 @@ async def test_a_migration_that_fails_half_way_leaves_no_half_schema_on_sqlite(
     async with store.engine.begin() as connection:
         await connection.exec_driver_sql("DROP TABLE sync_status")
     await migrate.upgrade(store.engine)
-    assert await _tables(store) == HUB_TABLES
+    assert await _tables(store) == hub_tables(store)
     await store.close()
 
 
@@ -161,6 +176,15 @@ async def test_upgrading_to_the_rollups_counts_the_messages_already_stored(store
             "audio_bytes": 0,
         }
     ]
+
+
+async def test_the_search_migration_indexes_messages_stored_before_it(store: Store) -> None:
+    await seed_messages(store)
+    await migrate.downgrade(store.engine, SEARCH_MIGRATION.down_revision)
+    await migrate.upgrade(store.engine)
+    await assert_search_index_exact(store)
+    found = await search_messages(store, "天气", limit=10)
+    assert [row["content"] for row in found] == ["今天天气怎么样"]
 
 
 async def test_users_from_before_roles_are_admins_and_a_downgrade_drops_only_viewers(

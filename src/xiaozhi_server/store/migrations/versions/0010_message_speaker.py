@@ -86,7 +86,7 @@ def _rewrite(
 def _reindex(bind: sa.Connection, changes: list[dict[str, Any]]) -> None:
     if bind.dialect.name != "sqlite":
         return
-    from xiaozhi_server.store.search_terms import index_terms
+    from xiaozhi_server.store.migrations.fts5_terms import index_terms
 
     ids = [{"id": change["id"]} for change in changes]
     bind.execute(sa.text("DELETE FROM message_terms WHERE rowid = :id"), ids)
