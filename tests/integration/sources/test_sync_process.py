@@ -174,7 +174,7 @@ def _stored_count(url: str) -> int:
 
 async def _search_index_rowids(store: Store) -> list[int]:
     async with store.read() as connection:
-        rows = await connection.execute(text("SELECT rowid FROM message_terms ORDER BY rowid"))
+        rows = await connection.execute(text("SELECT rowid FROM message_grams ORDER BY rowid"))
         return [row[0] for row in rows]
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, text
 
 from xiaozhi_server.domain import Batch, MessageRecord
 from xiaozhi_server.ingest.natural_key import natural_key
@@ -15,7 +15,8 @@ from xiaozhi_server.ingest.pipeline import Ingestor
 from xiaozhi_server.realtime.bus import EventBus
 from xiaozhi_server.store import migrate
 from xiaozhi_server.store.database import Store
-from xiaozhi_server.store.search import index_messages, search_messages
+from xiaozhi_server.store.migrations.fts5_terms import index_terms
+from xiaozhi_server.store.search import search_messages
 from xiaozhi_server.store.tables import messages
 
 SAID = datetime(2026, 11, 24, 8, 30, tzinfo=UTC)
@@ -49,6 +50,15 @@ def old_row(content: str, second: int, chat_type: int = 1) -> dict[str, Any]:
     }
 
 
+def index_as_then(connection: Connection, message_id: int, content: str) -> None:
+    """The search index as it was before 0010: SQLite's FTS5 terms, none on other stores."""
+    if connection.dialect.name == "sqlite":
+        connection.execute(
+            text("INSERT INTO message_terms (rowid, terms) VALUES (:id, :terms)"),
+            {"id": message_id, "terms": index_terms(content)},
+        )
+
+
 async def store_before_speakers(store_url: str, rows: list[dict[str, Any]]) -> Store:
     store = Store(store_url)
     await migrate.upgrade(store.engine, before_speakers())
@@ -59,7 +69,7 @@ async def store_before_speakers(store_url: str, rows: list[dict[str, Any]]) -> S
             stored_id = connection.execute(
                 select(messages.c.id).where(messages.c.natural_key == row["natural_key"])
             ).scalar_one()
-            index_messages(connection, [{"id": stored_id, "content": row["content"]}])
+            index_as_then(connection, stored_id, row["content"])
 
     async with store.engine.begin() as connection:
         await connection.run_sync(write)
