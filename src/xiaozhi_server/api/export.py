@@ -23,7 +23,7 @@ from xiaozhi_server.api.export_marks import (
     session_heading,
     with_marks,
 )
-from xiaozhi_server.api.mark_schemas import Tag
+from xiaozhi_server.api.mark_schemas import StarredFilter, TagFilter
 from xiaozhi_server.api.params import DeviceRef, SessionRef, Time, Zone
 from xiaozhi_server.api.schemas import EXPORT_DOWNLOAD
 from xiaozhi_server.api.unmask import content_masking
@@ -77,10 +77,8 @@ async def export(
     session: Annotated[SessionRef | None, Query(description="session id")] = None,
     from_: Annotated[Time, Query(alias="from", description="messages created at or after")] = None,
     to: Annotated[Time, Query(description="messages created before")] = None,
-    starred: Annotated[
-        bool | None, Query(description="only in starred (unstarred) sessions")
-    ] = None,
-    tag: Annotated[Tag | None, Query(description="the message or its session tagged so")] = None,
+    starred: StarredFilter = None,
+    tag: TagFilter = None,
     tz: Annotated[
         Zone | None, Query(description="zone for the times in the transcript (txt)")
     ] = None,

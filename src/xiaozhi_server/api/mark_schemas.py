@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
+from fastapi import Query
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -70,6 +71,9 @@ Tag = Annotated[
         {"type": "string", "minLength": 1, "maxLength": TAG_LEN, "pattern": TAG_PATTERN}
     ),
 ]
+# The marks filters of the routes that list messages (search, export), as one query parameter each.
+StarredFilter = Annotated[bool | None, Query(description="only in starred (unstarred) sessions")]
+TagFilter = Annotated[Tag | None, Query(description="the message or its session tagged so")]
 Note = Annotated[
     str,
     Field(max_length=NOTE_LEN),

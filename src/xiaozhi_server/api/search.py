@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query
 
 from xiaozhi_server.api.contract import READER, errors
 from xiaozhi_server.api.devices import resolve_device
-from xiaozhi_server.api.mark_schemas import Tag
+from xiaozhi_server.api.mark_schemas import StarredFilter, TagFilter
 from xiaozhi_server.api.params import (
     MAX_ID,
     AgentRef,
@@ -59,10 +59,8 @@ async def search(
     ] = None,
     from_: Annotated[Time, Query(alias="from", description="messages created at or after")] = None,
     to: Annotated[Time, Query(description="messages created before")] = None,
-    starred: Annotated[
-        bool | None, Query(description="only in starred (unstarred) sessions")
-    ] = None,
-    tag: Annotated[Tag | None, Query(description="the message or its session tagged so")] = None,
+    starred: StarredFilter = None,
+    tag: TagFilter = None,
     speaker: Annotated[
         SpeakerName | None, Query(description="user turns of this speaker (voiceprint name)")
     ] = None,
