@@ -166,9 +166,33 @@ def frozen(server: MariaDB) -> Iterator[None]:
     stay open and accept bytes, nothing answers. Always resumed (SIGCONT) after."""
     os.kill(server.pid, signal.SIGSTOP)
     try:
+        _wait_until_stopped(server.pid)
         yield
     finally:
         os.kill(server.pid, signal.SIGCONT)
+
+
+def _wait_until_stopped(pid: int, timeout: float = 30.0) -> None:
+    """Block until every thread of ``pid`` is stopped. kill() only queues SIGSTOP and wakes
+    one thread, which then stops the others: until it has run, the rest of a busy server
+    still answers queries sent after kill() returned."""
+    deadline = time.monotonic() + timeout
+    while not all(state in "TZX" for state in _thread_states(pid)):
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"process {pid} did not stop within {timeout}s of SIGSTOP")
+        time.sleep(0.001)
+
+
+def _thread_states(pid: int) -> list[str]:
+    """The state letter of each thread of ``pid`` (from /proc/<pid>/task/*/stat)."""
+    states = []
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            text = stat.read_text()
+        except FileNotFoundError:  # a thread that just ended
+            continue
+        states.append(text.rsplit(")", 1)[1].split()[0])  # the name may hold ") "
+    return states
 
 
 class RedisServer:
