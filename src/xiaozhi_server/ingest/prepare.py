@@ -4,9 +4,8 @@ duplicates within the batch dropped, and for large batches the search terms too.
 This runs where the batch was read (the event loop of ``serve``, the sync's loop), not in
 the store's writer, which on SQLite is one process for the whole store. Plain tuples also
 cross to the writer process about ten times faster than the record objects would. Search
-terms (SQLite's index) are computed here for large batches (a sync page, a bulk load),
-where the writer is the slower side; a report's few are left to the writer, which there
-waits on the HTTP process rather than the other way round.
+terms (SQLite's index) are computed here too: since the statistics rollups joined the write
+transaction, the writer is the slower side for reports as well as for sync pages.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from xiaozhi_server.store.types import utc_text, utc_text_from_millis
 from xiaozhi_server.store.writes import MESSAGE_COLUMNS
 
 MessageRow = tuple[Any, ...]  # values in MESSAGE_COLUMNS order, times as UTC text
-BULK = 64  # messages from which a batch's search terms are computed before it crosses
 _CONTENT = MESSAGE_COLUMNS.index("content")
 _AUDIO_ID = MESSAGE_COLUMNS.index("audio_id")
 __all__ = ["MESSAGE_COLUMNS", "MessageRow", "PreparedBatch", "prepare"]
@@ -101,7 +99,7 @@ def prepare(
     batch: Batch, now: datetime, search_terms: bool, events: bool = True
 ) -> tuple[PreparedBatch, list[datetime]]:
     """``batch`` (already normalised) as rows written at ``now``; ``search_terms`` when the
-    store indexes them (computed here for a batch of BULK messages or more). Also returns
+    store indexes them (computed here: the writer is what limits a write). Also returns
     each row's created_at as the datetime it came as (for events, which the rows' text
     would have to be parsed back into)."""
     rows: dict[str, tuple[MessageRow, datetime]] = {}
@@ -121,9 +119,7 @@ def prepare(
         now=now,
         events=events,
         messages=messages,
-        terms=[fts_words(row[_CONTENT]) for row in messages]
-        if search_terms and len(messages) >= BULK
-        else None,
+        terms=[fts_words(row[_CONTENT]) for row in messages] if search_terms else None,
         authoritative=frozenset(i for i, row in enumerate(messages) if row[0] in upstream),
         received=len(batch.messages),
         repeats={at: repeated[row[0]] for at, row in enumerate(messages) if row[0] in repeated}

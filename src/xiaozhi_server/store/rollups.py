@@ -32,6 +32,7 @@ from xiaozhi_server.store.dialects import (
     insert_ignoring_duplicates,
     insert_widening,
 )
+from xiaozhi_server.store.driver_statements import fetch, run_many
 from xiaozhi_server.store.quarters import DAY_LENGTHS, quarter_of
 from xiaozhi_server.store.tables import (
     QUARTER_COUNTERS,
@@ -70,13 +71,18 @@ def snapshot_audio_users(connection: Connection, audio_ids: Sequence[str]) -> li
     return _snapshot(connection, messages.c.audio_id, audio_ids)
 
 
+_AUDIO_SIZES = select(audio.c.audio_id, audio.c.size_bytes).where(
+    audio.c.audio_id.in_(bindparam("keys", expanding=True))
+)
+
+
 def with_audio_bytes(connection: Connection, rows: Sequence[Row]) -> list[Row]:
     """Message rows just written (with ids), as the statistics count them."""
     sizes: dict[str, int] = {}
     wanted = sorted({row["audio_id"] for row in rows if row["audio_id"]})
     for part in chunked(wanted):
-        query = select(audio.c.audio_id, audio.c.size_bytes).where(audio.c.audio_id.in_(part))
-        sizes.update((audio_id, size) for audio_id, size in connection.execute(query))
+        found = fetch(connection, _AUDIO_SIZES, {"keys": part})
+        sizes.update((row["audio_id"], row["size_bytes"]) for row in found)
     return [
         {name: row[name] for name in _FIELDS} | {"audio_bytes": sizes.get(row["audio_id"], 0)}
         for row in rows
@@ -88,10 +94,16 @@ _FIELDS = ("id", "session_id", "device", "agent_id", "chat_type", "created_at")
 
 def _snapshot(connection: Connection, column: Any, keys: Sequence[Any]) -> list[Row]:
     rows: list[Row] = []
-    statement = _SNAPSHOT.where(column.in_(bindparam("keys", expanding=True)))
+    statement = _SNAPSHOTS[column.name]
     for part in chunked(list(keys)):
-        rows.extend(dict(r._mapping) for r in connection.execute(statement, {"keys": list(part)}))
+        rows.extend(fetch(connection, statement, {"keys": part}))
     return rows
+
+
+_SNAPSHOTS = {
+    column.name: _SNAPSHOT.where(column.in_(bindparam("keys", expanding=True)))
+    for column in (messages.c.id, messages.c.audio_id)
+}
 
 
 class Delta:
@@ -154,8 +166,8 @@ def _move_session_starts(
     """Sessions whose start moved: counted -1 where they started before, +1 where now."""
     after: Counter[tuple[Any, ...]] = Counter()
     for part in chunked(sorted({row["session_id"] for row in removed + added})):
-        for row in connection.execute(_SESSION_ROWS, {"keys": list(part)}):
-            after[_start_key(row._mapping)] += 1
+        for row in fetch(connection, _SESSION_ROWS, {"keys": part}):
+            after[_start_key(row)] += 1
     before = Counter(after)
     before.subtract(_start_key(row) for row in added)
     before.update(_start_key(row) for row in removed)
@@ -202,14 +214,14 @@ _ZEROS = dict.fromkeys(QUARTER_COUNTERS, 0)
 
 
 def _add_quarters(connection: Connection, quarters: dict[int, list[int]]) -> None:
-    if quarters:
-        connection.execute(
-            insert_adding(connection.dialect, stats_quarters, ("quarter",)),
-            [
-                {"quarter": q} | dict(zip(QUARTER_COUNTERS, v, strict=True))
-                for q, v in sorted(quarters.items())
-            ],
-        )
+    run_many(
+        connection,
+        insert_adding(connection.dialect, stats_quarters, ("quarter",)),
+        [
+            {"quarter": q} | dict(zip(QUARTER_COUNTERS, v, strict=True))
+            for q, v in sorted(quarters.items())
+        ],
+    )
 
 
 _PAIR = and_(
@@ -244,18 +256,19 @@ def _add_pairs(connection: Connection, pairs: dict[tuple[str, str, int], list[in
     existing: set[tuple[str, str, int]] = set()
     for part in chunked(keys):
         params = {"devices": sorted({k[0] for k in part}), "quarters": sorted({k[2] for k in part})}
-        existing.update(tuple(r) for r in connection.execute(_EXISTING_RUNNING, params))
+        found = fetch(connection, _EXISTING_RUNNING, params)
+        existing.update((r["device"], r["agent"], r["quarter"]) for r in found)
     fresh = []
     for device, agent, quarter in keys:
         if (device, agent, quarter) in existing:
             continue
         pair = {"k_device": device, "k_agent": agent, "k_quarter": quarter}
-        previous = connection.execute(_PREVIOUS, pair).first()
-        values = dict(previous._mapping) if previous else _ZEROS
+        previous = fetch(connection, _PREVIOUS, pair)
+        values = previous[0] if previous else _ZEROS
         fresh.append({"device": device, "agent": agent, "quarter": quarter} | values)
-    if fresh:
-        connection.execute(insert_ignoring_duplicates(connection.dialect, stats_running), fresh)
-    connection.execute(
+    run_many(connection, insert_ignoring_duplicates(connection.dialect, stats_running), fresh)
+    run_many(
+        connection,
         _ADD_RUNNING,
         [
             {"k_device": d, "k_agent": a, "k_quarter": q} | _counter_values(pairs[(d, a, q)])
@@ -273,7 +286,9 @@ def _widen_pairs(connection: Connection, keys: list[tuple[str, str, int]]) -> No
         {"device": d, "agent": a, "first_quarter": low, "last_quarter": high}
         for (d, a), (low, high) in spans.items()
     ]
-    connection.execute(insert_widening(connection.dialect, stats_pairs, ("device", "agent")), rows)
+    run_many(
+        connection, insert_widening(connection.dialect, stats_pairs, ("device", "agent")), rows
+    )
 
 
 _NEIGHBOURHOOD = select(
@@ -303,8 +318,8 @@ def _add_device_quarters(connection: Connection, changes: dict[tuple[str, int], 
     counts: dict[str, dict[int, int]] = defaultdict(dict)
     for part in chunked(sorted({device for device, _ in changes})):
         params = {"devices": list(part), "low": low, "high": high}
-        for device, quarter, count in connection.execute(_NEIGHBOURHOOD, params):
-            counts[device][quarter] = count
+        for row in fetch(connection, _NEIGHBOURHOOD, params):
+            counts[row["device"]][row["quarter"]] = row["messages"]
     by_device: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for (device, quarter), step in sorted(changes.items()):
         by_device[device].append((quarter, step))
@@ -317,21 +332,20 @@ def _add_device_quarters(connection: Connection, changes: dict[tuple[str, int], 
             if (was > 0) != (was + step > 0):
                 windows.switch(active, quarter, 1 if was + step > 0 else -1)
     keys = sorted(changes)
-    connection.execute(
+    run_many(
+        connection,
         insert_adding(connection.dialect, stats_device_quarters, ("device", "quarter")),
         [{"device": d, "quarter": q, "messages": changes[(d, q)]} for d, q in keys],
     )
-    connection.execute(_DROP_IDLE, [{"k_device": d, "k_quarter": q} for d, q in keys])
+    run_many(connection, _DROP_IDLE, [{"k_device": d, "k_quarter": q} for d, q in keys])
     _add_windows(connection, windows)
 
 
 def _add_windows(connection: Connection, windows: WindowDeltas) -> None:
-    rows = list(windows.rows())
-    if not rows:
-        return
-    connection.execute(
+    run_many(
+        connection,
         insert_adding(connection.dialect, stats_day_windows, ("start_quarter", "quarters")),
-        [{"start_quarter": s, "quarters": n, "devices": d} for s, n, d in rows],
+        [{"start_quarter": s, "quarters": n, "devices": d} for s, n, d in windows.rows()],
     )
 
 
