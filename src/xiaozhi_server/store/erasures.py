@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, case, or_, select, text, update
 
 from xiaozhi_server.store.dialects import insert_ignoring_duplicates
+from xiaozhi_server.store.driver_statements import fetch
 from xiaozhi_server.store.tables import erasures
 from xiaozhi_server.store.types import UtcDateTime
 from xiaozhi_server.store.writes import CHUNK, chunked
@@ -43,7 +44,7 @@ def find(connection: Connection, sessions: Iterable[str], devices: Iterable[str]
     """Cutoffs of these sessions' and devices' tombstones, and of every agent's (one query
     for a batch of up to 500 sessions and devices, as every report is)."""
     lock_shared(connection)
-    if connection.execute(_ANY[connection.dialect.name == "mysql"]).first() is None:
+    if not fetch(connection, _ANY[connection.dialect.name == "mysql"], {}):
         return {}  # the usual case; building the query below costs more than running it
     session_keys, device_keys = sorted(set(sessions)), sorted(set(devices))
     found: Tombstones = {}
@@ -62,8 +63,8 @@ def find(connection: Connection, sessions: Iterable[str], devices: Iterable[str]
 
 # (MySQL/MariaDB: locking, so an empty table's gap is held like the full query's)
 _ANY = (
-    text("SELECT 1 FROM erasures LIMIT 1"),
-    text("SELECT 1 FROM erasures LIMIT 1 LOCK IN SHARE MODE"),
+    select(erasures.c.kind).limit(1),
+    select(erasures.c.kind).limit(1).with_for_update(read=True),
 )
 _COLUMNS = (erasures.c.kind, erasures.c.key, erasures.c.cutoff)
 

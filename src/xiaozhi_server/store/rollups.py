@@ -160,17 +160,32 @@ _SESSION_ROWS = select(
 ).where(messages.c.session_id.in_(bindparam("keys", expanding=True)))
 
 
+# Each (session, device, agent)'s earliest message other than those just inserted: all that
+# the starts before an insert depend on (a session's other rows would only be counted).
+_EARLIER_STARTS = (
+    select(
+        messages.c.session_id,
+        messages.c.device,
+        messages.c.agent_id,
+        func.min(messages.c.created_at).label("created_at"),
+    )
+    .where(
+        messages.c.session_id.in_(bindparam("keys", expanding=True)),
+        messages.c.id.not_in(bindparam("ids", expanding=True)),
+    )
+    .group_by(messages.c.session_id, messages.c.device, messages.c.agent_id)
+)
+
+
 def _move_session_starts(
     connection: Connection, delta: Delta, removed: list[Row], added: list[Row]
 ) -> None:
     """Sessions whose start moved: counted -1 where they started before, +1 where now."""
-    after: Counter[tuple[Any, ...]] = Counter()
-    for part in chunked(sorted({row["session_id"] for row in removed + added})):
-        for row in fetch(connection, _SESSION_ROWS, {"keys": part}):
-            after[_start_key(row)] += 1
-    before = Counter(after)
-    before.subtract(_start_key(row) for row in added)
-    before.update(_start_key(row) for row in removed)
+    if removed:
+        before, after = _rows_before_and_after(connection, removed, added)
+    else:
+        before = _earlier_starts(connection, added)
+        after = before + Counter(_start_key(row) for row in added)
     old, new = _starts(before), _starts(after)
     for key in old.keys() | new.keys():
         if old.get(key) != new.get(key):
@@ -179,6 +194,33 @@ def _move_session_starts(
                 delta.add_start(old[key], pair, -1)
             if key in new:
                 delta.add_start(new[key], pair, 1)
+
+
+def _rows_before_and_after(
+    connection: Connection, removed: list[Row], added: list[Row]
+) -> tuple[Counter[tuple[Any, ...]], Counter[tuple[Any, ...]]]:
+    """Every row of the sessions concerned, before and after the change."""
+    after: Counter[tuple[Any, ...]] = Counter()
+    for part in chunked(sorted({row["session_id"] for row in removed + added})):
+        for row in fetch(connection, _SESSION_ROWS, {"keys": part}):
+            after[_start_key(row)] += 1
+    before = Counter(after)
+    before.subtract(_start_key(row) for row in added)
+    before.update(_start_key(row) for row in removed)
+    return before, after
+
+
+def _earlier_starts(connection: Connection, added: list[Row]) -> Counter[tuple[Any, ...]]:
+    """Before an insert of ``added``: per (session, device, agent), its earliest other row."""
+    ids_by_session: defaultdict[str, list[int]] = defaultdict(list)
+    for row in added:
+        ids_by_session[row["session_id"]].append(row["id"])
+    earlier: Counter[tuple[Any, ...]] = Counter()
+    for part in chunked(sorted(ids_by_session)):
+        ids = [id_ for session_id in part for id_ in ids_by_session[session_id]]
+        for row in fetch(connection, _EARLIER_STARTS, {"keys": part, "ids": ids}):
+            earlier[_start_key(row | {"id": None})] += 1
+    return earlier
 
 
 def _start_key(row: Any) -> tuple[Any, ...]:
