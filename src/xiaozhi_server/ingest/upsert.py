@@ -17,6 +17,7 @@ from xiaozhi_server.store import aggregates, deletes, rollups, search, writes
 from xiaozhi_server.store.sync_state import write_checkpoint
 from xiaozhi_server.store.tables import agents, devices, sessions
 from xiaozhi_server.store.types import from_utc_text
+from xiaozhi_server.store.writes import MESSAGE_COLUMNS
 
 Row = dict[str, Any]
 
@@ -154,11 +155,22 @@ def _write_messages(
 
 
 def _stored(batch: PreparedBatch, new: list[tuple[int, int]]) -> list[Row]:
-    """The rows at these (position, id) pairs as stored, their times as datetimes."""
-    rows = [batch.message_dict(at) | {"id": id_} for at, id_ in new]
-    for row in rows:
-        row["created_at"] = from_utc_text(row["created_at"])
+    """The rows at these (position, id) pairs as the search index and the statistics read
+    them: id, content, owners, type, audio id and created_at as a datetime."""
+    rows = []
+    for at, id_ in new:
+        values = batch.messages[at]
+        row = {name: values[index] for name, index in _STORED}
+        row["id"], row["created_at"] = id_, from_utc_text(values[_CREATED])
+        rows.append(row)
     return rows
+
+
+_STORED = [
+    (name, MESSAGE_COLUMNS.index(name))
+    for name in ("session_id", "device", "agent_id", "chat_type", "audio_id", "content")
+]
+_CREATED = MESSAGE_COLUMNS.index("created_at")
 
 
 def _fills(

@@ -83,13 +83,7 @@ def with_audio_bytes(connection: Connection, rows: Sequence[Row]) -> list[Row]:
     for part in chunked(wanted):
         found = fetch(connection, _AUDIO_SIZES, {"keys": part})
         sizes.update((row["audio_id"], row["size_bytes"]) for row in found)
-    return [
-        {name: row[name] for name in _FIELDS} | {"audio_bytes": sizes.get(row["audio_id"], 0)}
-        for row in rows
-    ]
-
-
-_FIELDS = ("id", "session_id", "device", "agent_id", "chat_type", "created_at")
+    return [row | {"audio_bytes": sizes.get(row["audio_id"], 0)} for row in rows]
 
 
 def _snapshot(connection: Connection, column: Any, keys: Sequence[Any]) -> list[Row]:
