@@ -107,6 +107,7 @@ def raw_write(path: Path, rows: list[tuple[Any, ...]], sequential_keys: bool = F
             r[3],
             r[4],
             r[5],
+            None,  # speaker: split from the content by ingest, absent in these rows
             r[6],
             r[7].isoformat(" "),
             r[8].isoformat(" "),
