@@ -327,35 +327,37 @@ def _widen_pairs(connection: Connection, keys: list[tuple[str, str, int]]) -> No
     )
 
 
-_NEIGHBOURHOOD = select(
-    stats_device_quarters.c.device,
-    stats_device_quarters.c.quarter,
-    stats_device_quarters.c.messages,
-).where(
-    stats_device_quarters.c.device.in_(bindparam("devices", expanding=True)),
-    stats_device_quarters.c.quarter >= bindparam("low"),
-    stats_device_quarters.c.quarter <= bindparam("high"),
+_dq = stats_device_quarters.c
+_DEVICES = _dq.device.in_(bindparam("devices", expanding=True))
+_IN_SPAN = select(_dq.device, _dq.quarter, _dq.messages).where(
+    _DEVICES, _dq.quarter >= bindparam("low"), _dq.quarter <= bindparam("high")
+)
+# Outside the batch's span only each device's nearest active quarter on either side can
+# border a quarter that switches (day_windows.WindowDeltas.switch), and only within _REACH.
+_NEAREST_BEFORE = (
+    select(_dq.device, func.max(_dq.quarter).label("quarter"))
+    .where(_DEVICES, _dq.quarter < bindparam("low"), _dq.quarter >= bindparam("limit"))
+    .where(_dq.messages > 0)
+    .group_by(_dq.device)
+)
+_NEAREST_AFTER = (
+    select(_dq.device, func.min(_dq.quarter).label("quarter"))
+    .where(_DEVICES, _dq.quarter > bindparam("high"), _dq.quarter <= bindparam("limit"))
+    .where(_dq.messages > 0)
+    .group_by(_dq.device)
 )
 _DEVICE_QUARTER = and_(
-    stats_device_quarters.c.device == bindparam("k_device"),
-    stats_device_quarters.c.quarter == bindparam("k_quarter"),
+    _dq.device == bindparam("k_device"),
+    _dq.quarter == bindparam("k_quarter"),
 )
-_DROP_IDLE = delete(stats_device_quarters).where(
-    _DEVICE_QUARTER, stats_device_quarters.c.messages <= 0
-)
+_DROP_IDLE = delete(stats_device_quarters).where(_DEVICE_QUARTER, _dq.messages <= 0)
 
 
 def _add_device_quarters(connection: Connection, changes: dict[tuple[str, int], int]) -> None:
     """Messages per (device, quarter); quarters turning active or idle move the day windows."""
     if not changes:
         return
-    low = min(q for _, q in changes) - _REACH
-    high = max(q for _, q in changes) + _REACH
-    counts: dict[str, dict[int, int]] = defaultdict(dict)
-    for part in chunked(sorted({device for device, _ in changes})):
-        params = {"devices": list(part), "low": low, "high": high}
-        for row in fetch(connection, _NEIGHBOURHOOD, params):
-            counts[row["device"]][row["quarter"]] = row["messages"]
+    counts = _neighbourhood(connection, changes)
     by_device: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for (device, quarter), step in sorted(changes.items()):
         by_device[device].append((quarter, step))
@@ -375,6 +377,25 @@ def _add_device_quarters(connection: Connection, changes: dict[tuple[str, int], 
     )
     run_many(connection, _DROP_IDLE, [{"k_device": d, "k_quarter": q} for d, q in keys])
     _add_windows(connection, windows)
+
+
+def _neighbourhood(
+    connection: Connection, changes: dict[tuple[str, int], int]
+) -> dict[str, dict[int, int]]:
+    """Per device: its messages per quarter in the span of ``changes``, and its nearest active
+    quarter within _REACH before and after that span (as one message: only being active
+    matters there). Reading the whole reach instead cost a first copy ~100 rows per device
+    and batch."""
+    low, high = min(q for _, q in changes), max(q for _, q in changes)
+    counts: dict[str, dict[int, int]] = defaultdict(dict)
+    for part in chunked(sorted({device for device, _ in changes})):
+        span = {"devices": part, "low": low, "high": high}
+        for row in fetch(connection, _IN_SPAN, span):
+            counts[row["device"]][row["quarter"]] = row["messages"]
+        for statement, limit in ((_NEAREST_BEFORE, low - _REACH), (_NEAREST_AFTER, high + _REACH)):
+            for row in fetch(connection, statement, span | {"limit": limit}):
+                counts[row["device"]][row["quarter"]] = 1
+    return counts
 
 
 def _add_windows(connection: Connection, windows: WindowDeltas) -> None:
