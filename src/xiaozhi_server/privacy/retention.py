@@ -2,12 +2,12 @@
 
 A pass walks every rule (per device, per agent, then the default; messages first, then
 audio) and deletes in batches of at most ``retention.batch_size``, each its own short
-transaction, sized by how long the last one took (about BATCH_SECONDS), with a rest as long
-between batches, so a report queues behind one short batch at most, never behind the whole
-pass. Deleting keeps sessions, devices, the search index and statistics
-exact (store/purge.py). Audio past its days loses its bytes; the message keeps its text.
-The write path refuses what is already past retention (privacy/admission.py), so a sync
-re-reading old upstream rows does not refill what a pass deleted.
+transaction sized by how long the last one took (about BATCH_SECONDS), with a rest as long
+after each, so a report queues behind one short batch at most, never behind the whole pass.
+Deleting keeps sessions, devices, the search index and statistics exact (store/purge.py).
+Audio past its days loses its bytes; the message keeps its text. The write path refuses
+what is already past retention (privacy/admission.py), so a sync re-reading old upstream
+rows does not refill what a pass deleted.
 """
 
 from __future__ import annotations
