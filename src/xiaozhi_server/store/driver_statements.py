@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Delete, Insert, Select, Update
 
+from xiaozhi_server.store.sqlite_writes import dbapi
 from xiaozhi_server.store.types import UtcDateTime, from_utc_text
 
 Params = Mapping[str, Any]
@@ -89,7 +90,7 @@ def fetch(connection: Connection, statement: Select[Any], params: Params) -> lis
 def _sqlite(connection: Connection) -> sqlite3.Connection | None:
     if connection.dialect.name != "sqlite":
         return None
-    driver = connection.connection.driver_connection
+    driver = dbapi(connection)
     return driver if isinstance(driver, sqlite3.Connection) else None
 
 

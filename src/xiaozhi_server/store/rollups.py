@@ -367,7 +367,7 @@ def _add_device_quarters(connection: Connection, changes: dict[tuple[str, int], 
         active = sorted(q for q, n in here.items() if n > 0)
         for quarter, step in steps:
             was = here.get(quarter, 0)
-            if (was > 0) != (was + step > 0):
+            if _switches(was, step):
                 windows.switch(active, quarter, 1 if was + step > 0 else -1)
     keys = sorted(changes)
     run_many(
@@ -382,20 +382,28 @@ def _add_device_quarters(connection: Connection, changes: dict[tuple[str, int], 
 def _neighbourhood(
     connection: Connection, changes: dict[tuple[str, int], int]
 ) -> dict[str, dict[int, int]]:
-    """Per device: its messages per quarter in the span of ``changes``, and its nearest active
-    quarter within _REACH before and after that span (as one message: only being active
-    matters there). Reading the whole reach instead cost a first copy ~100 rows per device
-    and batch."""
+    """Per device: its messages per quarter in the span of ``changes``, and, for a device with
+    a quarter turning active or idle, its nearest active quarter within _REACH before and
+    after that span (as one message: only being active matters there). Reading the whole
+    reach instead cost a first copy ~100 rows per device and batch; a report in a quarter
+    already active needs neither neighbour."""
     low, high = min(q for _, q in changes), max(q for _, q in changes)
     counts: dict[str, dict[int, int]] = defaultdict(dict)
     for part in chunked(sorted({device for device, _ in changes})):
-        span = {"devices": part, "low": low, "high": high}
-        for row in fetch(connection, _IN_SPAN, span):
+        for row in fetch(connection, _IN_SPAN, {"devices": part, "low": low, "high": high}):
             counts[row["device"]][row["quarter"]] = row["messages"]
+    switching = {d for (d, q), step in changes.items() if _switches(counts[d].get(q, 0), step)}
+    for part in chunked(sorted(switching)):
+        span = {"devices": part, "low": low, "high": high}
         for statement, limit in ((_NEAREST_BEFORE, low - _REACH), (_NEAREST_AFTER, high + _REACH)):
             for row in fetch(connection, statement, span | {"limit": limit}):
                 counts[row["device"]][row["quarter"]] = 1
     return counts
+
+
+def _switches(was: int, step: int) -> bool:
+    """True if a quarter holding ``was`` messages turns active or idle by ``step``."""
+    return (was > 0) != (was + step > 0)
 
 
 def _add_windows(connection: Connection, windows: WindowDeltas) -> None:
