@@ -111,6 +111,9 @@ class Batch:
     deletions: list[Deletion] = field(default_factory=list)
     on_delete: str = "archive"
     checkpoint: Checkpoint | None = None
+    # Part of a bulk copy: the statistics rollups are recounted once at its end instead
+    # (store/rollup_recount.py).
+    recount_rollups: bool = False
 
     def __len__(self) -> int:
         return (

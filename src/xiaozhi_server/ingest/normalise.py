@@ -82,6 +82,7 @@ def normalise_batch(batch: Batch) -> tuple[Batch, list[Rejection]]:
         deletions=list(batch.deletions),
         on_delete=batch.on_delete,
         checkpoint=batch.checkpoint,
+        recount_rollups=batch.recount_rollups,
     )
     return clean, rejected
 

@@ -60,6 +60,7 @@ class PreparedBatch:
     deletions: list[Deletion] = field(default_factory=list)
     on_delete: str = "archive"
     checkpoint: Checkpoint | None = None
+    recount_rollups: bool = False
 
     def message_dict(self, position: int) -> dict[str, Any]:
         """The message row at ``position`` by column name."""
@@ -132,6 +133,7 @@ def prepare(
         deletions=batch.deletions,
         on_delete=batch.on_delete,
         checkpoint=batch.checkpoint,
+        recount_rollups=batch.recount_rollups,
     )
     return prepared, [created for _, created in rows.values()]
 

@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from xiaozhi_server.ingest.prepare import PreparedBatch
 from xiaozhi_server.privacy.admission import Withheld, admit
 from xiaozhi_server.privacy.policy import KEEP_EVERYTHING, DataPolicy
-from xiaozhi_server.store import aggregates, deletes, rollups, search, writes
+from xiaozhi_server.store import aggregates, deletes, rollup_recount, rollups, search, writes
 from xiaozhi_server.store.sync_state import write_checkpoint
 from xiaozhi_server.store.tables import agents, devices, sessions
 from xiaozhi_server.store.types import from_utc_text
@@ -51,6 +51,8 @@ def write_batch(
     """Upsert ``batch`` (normalised and prepared) inside the caller's transaction, less what
     erasures, retention and the audio opt-out keep out (privacy/admission.py)."""
     changes = Changes()
+    if batch.recount_rollups:
+        rollup_recount.request(connection, now)
     batch, verdict = admit(connection, batch, policy, now)
     changes.withheld = verdict.withheld
     # Audio arriving after its message adds its bytes to the message's statistics.

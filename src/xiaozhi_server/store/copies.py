@@ -14,6 +14,13 @@ def _live(low: int, high: int) -> ColumnElement[bool]:
     return and_(messages.c.source_id.between(low, high), messages.c.deleted_upstream_at.is_(None))
 
 
+async def highest_message_id(store: Store) -> int:
+    """The highest message id: about how many messages the store holds (0 when empty)."""
+    async with store.read() as connection:
+        top = (await connection.execute(select(func.max(messages.c.id)))).scalar()
+    return int(top or 0)
+
+
 async def source_digest(store: Store, low: int, high: int) -> tuple[int, int]:
     """(count, sum of upstream ids) of live messages copied from that id range."""
     query = select(func.count(), func.coalesce(func.sum(messages.c.source_id), 0)).where(

@@ -1,4 +1,5 @@
-"""Statistics rollups, changed only through :func:`apply` (and rebuilt by :func:`rebuild`).
+"""Statistics rollups, changed only through :func:`apply` (and rebuilt by :func:`rebuild`,
+which a bulk copy leaves them to: store/rollup_recount.py).
 
 Every path that changes ``messages`` (insert, filling agent or audio, audio arriving or going,
 deletes, erasure, retention) calls, in the same transaction:
@@ -26,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
+from xiaozhi_server.store import rollup_recount
 from xiaozhi_server.store.day_windows import WindowDeltas, full_windows
 from xiaozhi_server.store.dialects import (
     insert_adding,
@@ -134,7 +136,7 @@ def apply(connection: Connection, removed: Iterable[Row], added: Iterable[Row]) 
     through several versions in one call, as long as each version removed was added before.
     """
     removed, added = list(removed), list(added)
-    if not removed and not added:
+    if (not removed and not added) or rollup_recount.pending(connection):
         return
     delta = Delta()
     for row in removed:
@@ -430,8 +432,18 @@ _PAIR_STARTS = select(
 ).group_by(messages.c.session_id, messages.c.device, messages.c.agent_id)
 
 
+def catch_up(connection: Connection) -> bool:
+    """Recount the rollups if a bulk copy asked for it (store/rollup_recount.py); True if so."""
+    if not rollup_recount.pending(connection):
+        return False
+    rebuild(connection)
+    rollup_recount.done(connection)
+    return True
+
+
 def rebuild(connection: Connection) -> None:
-    """Recount every rollup from ``messages`` (after an import, or for data from before them)."""
+    """Recount every rollup from ``messages`` (after an import, a bulk copy, or for data from
+    before them)."""
     for table in _ROLLUP_TABLES:
         connection.execute(delete(table))
     delta = Delta()

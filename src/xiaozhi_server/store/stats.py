@@ -1,7 +1,9 @@
 """Statistics read from the rollups (store/rollups.py): per local day, per device, per agent.
 
 Whole quarters come from the rollups; the parts of a range that are not whole quarters (at
-most 15 minutes at each end) are counted from ``messages``, so every range is exact.
+most 15 minutes at each end) are counted from ``messages``, so every range is exact. While
+a bulk copy has left the rollups to a recount (store/rollup_recount.py), whole ranges are
+counted from ``messages``: slower, still exact.
 ``sessions`` counts sessions *started* in the bucket (their earliest message).
 """
 
@@ -25,6 +27,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from xiaozhi_server.store import rollup_recount
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.quarters import DAY_LENGTHS, quarter_at_or_after, quarter_of, start_of
 from xiaozhi_server.store.tables import (
@@ -51,9 +54,9 @@ class _Part:
     edges: list[Span] = field(default_factory=list)
 
 
-def _split(since: datetime, until: datetime) -> _Part:
+def _split(since: datetime, until: datetime, recounting: bool) -> _Part:
     first, end = quarter_at_or_after(since), quarter_of(until)
-    if first >= end:
+    if first >= end or recounting:
         return _Part(None, [(since, until)])
     edges = [(since, start_of(first)), (start_of(end), until)]
     return _Part((first, end), [(a, b) for a, b in edges if a < b])
@@ -76,7 +79,8 @@ async def totals_by(store: Store, column: str, since: datetime, until: datetime)
 
 
 def _per_day(connection: Connection, days: list[tuple[str, datetime, datetime]]) -> list[Row]:
-    parts = [_split(start, end) for _, start, end in days]
+    recounting = rollup_recount.pending(connection)
+    parts = [_split(start, end, recounting) for _, start, end in days]
     totals = _quarter_totals(connection, [part.quarters for part in parts])
     windows = _windows(connection, [p.quarters for p in parts if not p.edges and p.quarters])
     buckets = []
@@ -327,7 +331,7 @@ _RANGE_PER_PAIR_GROUPED = _range_per_pair_grouped()
 
 
 def _pair_totals(connection: Connection, since: datetime, until: datetime) -> dict[Pair, list[int]]:
-    part = _split(since, until)
+    part = _split(since, until, rollup_recount.pending(connection))
     pairs: defaultdict[Pair, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     if part.quarters:
         first, end = part.quarters

@@ -324,6 +324,17 @@ stats_day_windows = Table(
 )
 
 
+# One row while the rollups above are behind ``messages`` (store/rollup_recount.py): a bulk
+# copy skipped them, and the next catch-up recounts them from scratch.
+stats_recount = Table(
+    "stats_recount",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    **MYSQL_OPTIONS,
+)
+
+
 def tables_on(dialect: str) -> list[Table]:
     """The tables the migrations create on ``dialect``, in dependency order: every one but
     search_grams on SQLite (its search index is the FTS5 table message_grams)."""

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import select, text
 
-from tests.support.aggregates import assert_aggregates_exact
+from tests.support.aggregates import assert_aggregates_exact, assert_rollups_exact
 from tests.support.feed_client import collect, connect, feed_url, next_of
 from tests.support.live_app import serving
 from tests.support.upstream import INSERT_MESSAGE, Upstream, generate, mac
@@ -114,21 +114,26 @@ async def test_a_bulk_first_copy_killed_anywhere_resumes_with_nothing_lost_or_do
     upstream: Upstream, tmp_path: Path
 ) -> None:
     """Pages of 500 rows take the bulk path: search terms computed before they cross to the
-    writer process, the next page read while one is written. Kills land mid-copy (after a
-    page has committed), once on the writer process instead of the sync."""
+    writer process, the next page read while one is written, the statistics rollups left
+    to one recount at the end (the first run copies more rows than sync.BULK_MIN_ROWS into
+    an empty store). Kills land mid-copy (after a page has committed), once on the writer
+    process instead of the sync."""
     await generate(upstream, devices=60, sessions=3000, seed=5)
     env = sync_env(tmp_path, upstream, XIAOZHI_SYNC_SERVICE__BATCH_SIZE="500")
     url = env["XIAOZHI_STORAGE__URL"]
     rng = random.Random(7)
-    landed = 0
+    landed, recount_asked = 0, False
     for victim in ("sync", "sync", "writer", "sync"):
         landed += await _kill_mid_copy(env, tmp_path, victim, rng)
+        recount_asked |= _recount_requested(url)
     assert landed >= 2, "the copy finished before the kills: make the data set larger"
+    assert recount_asked, "no killed run took the bulk path"
     assert sync_once(env, tmp_path).returncode == 0
     upstream_rows = sorted((r[0], r[1].lower(), r[2], r[3], r[4]) for r in await upstream.rows())
     assert await store_rows(url) == upstream_rows
     store = Store(url)
     await assert_aggregates_exact(store)
+    await assert_rollups_exact(store)
     assert await _search_index_rowids(store) == await _message_ids(store)
     await store.close()
 
@@ -162,12 +167,20 @@ def _child_of(pid: int) -> int | None:
 
 
 def _stored_count(url: str) -> int:
+    return _count_rows(url, "messages")
+
+
+def _recount_requested(url: str) -> bool:
+    return _count_rows(url, "stats_recount") > 0
+
+
+def _count_rows(url: str, table: str) -> int:
     path = Path(url.removeprefix("sqlite+aiosqlite:///"))
     if not path.exists():
         return 0
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
         try:
-            return int(connection.execute("SELECT count(*) FROM messages").fetchone()[0])
+            return int(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
         except sqlite3.OperationalError:  # not migrated yet
             return 0
 

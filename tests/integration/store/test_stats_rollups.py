@@ -49,8 +49,9 @@ OPT_OUT = {"agent-2": False}
 class History:
     """Random writes through the ingest path, remembering what can be filled or deleted."""
 
-    def __init__(self, store: Store, seed: int) -> None:
+    def __init__(self, store: Store, seed: int, bulk_batches: int = 0) -> None:
         self.store = store
+        self.bulk_batches = bulk_batches  # the first ones, as a bulk copy sends them
         self.rng = random.Random(seed)
         # agent-2's audio is opted out: its turns are stored without their audio
         self.ingestor = Ingestor(store, EventBus(), DataPolicy(audio=AudioPolicy(agents=OPT_OUT)))
@@ -86,6 +87,8 @@ class History:
     async def step(self) -> None:
         """One random batch."""
         batch = Batch(on_delete=self.rng.choice(("mirror", "archive")))
+        batch.recount_rollups = self.bulk_batches > 0
+        self.bulk_batches -= 1
         for _ in range(self.rng.randrange(1, 8)):
             record = self.new_message()
             batch.messages.append(record)
@@ -151,13 +154,28 @@ class History:
         )
 
 
-@pytest.fixture(params=[11, 12])
+@pytest.fixture(
+    params=[
+        pytest.param((11, 0), id="steady"),
+        pytest.param((12, 0), id="steady-2"),
+        pytest.param((13, 25), id="recount-pending"),
+    ]
+)
 async def history(request: pytest.FixtureRequest, store: Store) -> Store:
-    """A store after 40 random batches."""
-    writer = History(store, request.param)
+    """A store after 40 random batches; in "recount-pending", the first 25 came as a bulk
+    copy sends them, and the rollups wait for their recount (store/rollup_recount.py)."""
+    seed, bulk_batches = request.param
+    writer = History(store, seed, bulk_batches)
     for _ in range(40):
         await writer.step()
     return store
+
+
+@pytest.fixture
+async def counted(history: Store) -> Store:
+    """``history`` once any recount a bulk copy asked for is done."""
+    await history.run_write(rollups.catch_up)
+    return history
 
 
 async def _messages(store: Store) -> list[dict[str, Any]]:
@@ -234,20 +252,20 @@ async def _assert_day_windows_recounted(store: Store) -> None:
             assert stored.get((start, length), 0) == expected, (start, length)
 
 
-async def test_per_quarter_rollup_equals_a_recount(history: Store) -> None:
-    await _assert_quarters_recounted(history)
+async def test_per_quarter_rollup_equals_a_recount(counted: Store) -> None:
+    await _assert_quarters_recounted(counted)
 
 
-async def test_running_totals_per_device_and_agent_equal_a_recount(history: Store) -> None:
-    await _assert_running_totals_recounted(history)
+async def test_running_totals_per_device_and_agent_equal_a_recount(counted: Store) -> None:
+    await _assert_running_totals_recounted(counted)
 
 
-async def test_active_device_quarters_equal_a_recount(history: Store) -> None:
-    await _assert_device_quarters_recounted(history)
+async def test_active_device_quarters_equal_a_recount(counted: Store) -> None:
+    await _assert_device_quarters_recounted(counted)
 
 
-async def test_day_windows_equal_a_recount_of_distinct_devices(history: Store) -> None:
-    await _assert_day_windows_recounted(history)
+async def test_day_windows_equal_a_recount_of_distinct_devices(counted: Store) -> None:
+    await _assert_day_windows_recounted(counted)
 
 
 async def test_rebuild_recounts_every_rollup_from_messages(history: Store) -> None:
@@ -256,6 +274,26 @@ async def test_rebuild_recounts_every_rollup_from_messages(history: Store) -> No
     await _assert_running_totals_recounted(history)
     await _assert_device_quarters_recounted(history)
     await _assert_day_windows_recounted(history)
+
+
+async def test_a_bulk_batch_leaves_the_rollups_to_a_recount_until_caught_up(store: Store) -> None:
+    writer = History(store, 5, bulk_batches=1)
+    await writer.step()
+    assert await _rows(store, stats_quarters) == []
+    assert await store.run_write(rollups.catch_up) is True
+    await _assert_quarters_recounted(store)
+    assert await store.run_write(rollups.catch_up) is False
+
+
+async def test_writes_after_the_recount_keep_the_rollups_again(store: Store) -> None:
+    writer = History(store, 6, bulk_batches=3)
+    for _ in range(3):
+        await writer.step()
+    await store.run_write(rollups.catch_up)
+    for _ in range(5):
+        await writer.step()
+    await _assert_quarters_recounted(store)
+    await _assert_running_totals_recounted(store)
 
 
 def _ranges(seed: int) -> Iterator[tuple[datetime, datetime]]:
