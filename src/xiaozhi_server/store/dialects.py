@@ -5,9 +5,12 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Insert, Table, case, insert
+from sqlalchemy import Insert, Integer, Table, case, insert
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 
 def insert_ignoring_duplicates(dialect: Dialect, table: Table) -> Insert:
@@ -72,3 +75,33 @@ def _insert_widening(dialect_name: str, table: Table, keys: tuple[str, ...]) -> 
     return statement.on_conflict_do_update(  # type: ignore[no-any-return]
         index_elements=list(keys), set_=widened
     )
+
+
+class QuarterOf(FunctionElement[int]):
+    """``QuarterOf(column)``: the quarter (store/quarters.py: 15 minutes of UTC from the
+    epoch) a stored UtcDateTime falls in, computed by the database: a recount groups a
+    million messages by it in SQL instead of making each one a datetime in Python."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "quarter_of"
+
+
+@compiles(QuarterOf, "sqlite")
+def _quarter_sqlite(element: QuarterOf, compiler: SQLCompiler, **kw: Any) -> str:
+    # the text '2026-11-24 08:30:00.123'; '%s' drops the milliseconds (times are after 1970)
+    return f"(CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER) / 900)"
+
+
+@compiles(QuarterOf, "mysql")
+def _quarter_mysql(element: QuarterOf, compiler: SQLCompiler, **kw: Any) -> str:
+    # naive UTC DATETIME: counted from the epoch as written, whatever the session's time zone
+    column = compiler.process(element.clauses, **kw)
+    return f"(TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', {column}) DIV 900)"
+
+
+@compiles(QuarterOf, "postgresql")
+def _quarter_postgresql(element: QuarterOf, compiler: SQLCompiler, **kw: Any) -> str:
+    # EXTRACT(EPOCH) of a timestamp without time zone counts it as UTC
+    column = compiler.process(element.clauses, **kw)
+    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {column}) / 900) AS INTEGER)"
