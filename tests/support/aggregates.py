@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Table, func, select, text
 
-from xiaozhi_server.store import rollups
+from xiaozhi_server.store import rollup_recount
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.search_terms import grams, tokens
 from xiaozhi_server.store.tables import (
@@ -64,7 +64,7 @@ async def assert_rollups_exact(store: Store) -> None:
     ``messages`` (which tests/integration/store/test_stats_rollups.py checks by hand)."""
     assert await _rows(store, stats_recount) == []
     kept = [await _rows(store, table) for table in ROLLUPS]
-    await store.run_write(rollups.rebuild)
+    await store.run_write(rollup_recount.rebuild)
     assert kept == [await _rows(store, table) for table in ROLLUPS]
 
 

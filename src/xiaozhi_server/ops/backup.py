@@ -30,7 +30,7 @@ from xiaozhi_server.ingest.normalise import separate_speaker
 from xiaozhi_server.privacy.admission import admit_rows
 from xiaozhi_server.privacy.policy import KEEP_EVERYTHING, DataPolicy
 from xiaozhi_server.store import erasures as tombstones
-from xiaozhi_server.store import purge, rollups, search, writes
+from xiaozhi_server.store import purge, rollup_recount, search, writes
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.dialects import insert_ignoring_duplicates
 from xiaozhi_server.store.tables import (
@@ -101,7 +101,7 @@ async def import_archive(
     await store.run_write(settle)
     await reading.tables(audio_pass=True)
     # Archives carry no rollups: count the statistics again from what is now stored.
-    await store.run_write(rollups.rebuild)
+    await store.run_write(rollup_recount.rebuild)
     return reading.counts
 
 

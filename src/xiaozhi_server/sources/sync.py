@@ -45,7 +45,7 @@ from xiaozhi_server.realtime.bus import Event
 from xiaozhi_server.sources import upstream_rows
 from xiaozhi_server.sources.upstream_db import UpstreamDatabase
 from xiaozhi_server.sources.upstream_errors import describe
-from xiaozhi_server.store import copies, rollup_recount, rollups
+from xiaozhi_server.store import copies, rollup_recount
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.sync_state import all_sync_status, read_cursor, record_failure
 
@@ -361,7 +361,7 @@ class Syncer:
             asked = await connection.run_sync(rollup_recount.pending)
         if asked:
             started = time.monotonic()
-            await self._store.run_write(rollups.catch_up)
+            await self._store.run_write(rollup_recount.catch_up)
             log.info("statistics recounted in %.1f s", time.monotonic() - started)
 
     def _track_gaps(self, cursor: dict[str, Any], high: int, ids: list[int]) -> None:

@@ -1,5 +1,5 @@
-"""Statistics rollups, changed only through :func:`apply` (and rebuilt by :func:`rebuild`,
-which a bulk copy leaves them to: store/rollup_recount.py).
+"""Statistics rollups, changed only through :func:`apply` (and recounted from scratch by
+store/rollup_recount.py, after an import or a bulk copy).
 
 Every path that changes ``messages`` (insert, filling agent or audio, audio arriving or going,
 deletes, erasure, retention) calls, in the same transaction:
@@ -25,12 +25,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, delete, func, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from xiaozhi_server.store import rollup_recount
-from xiaozhi_server.store.day_windows import WindowDeltas, full_windows
+from xiaozhi_server.store.day_windows import WindowDeltas
 from xiaozhi_server.store.dialects import (
-    QuarterOf,
     insert_adding,
     insert_ignoring_duplicates,
     insert_widening,
@@ -415,124 +414,3 @@ def _add_windows(connection: Connection, windows: WindowDeltas) -> None:
         insert_adding(connection.dialect, stats_day_windows, ("start_quarter", "quarters")),
         [{"start_quarter": s, "quarters": n, "devices": d} for s, n, d in windows.rows()],
     )
-
-
-_ROLLUP_TABLES = (
-    stats_quarters,
-    stats_running,
-    stats_pairs,
-    stats_device_quarters,
-    stats_day_windows,
-)
-_QUARTER = QuarterOf(messages.c.created_at)
-_AGENT = func.coalesce(messages.c.agent_id, "")
-# Every message counted per (device, agent, quarter) by the database: what Delta.add_message
-# adds up, a row per key rather than per message.
-_PAIR_QUARTERS = (
-    select(
-        messages.c.device,
-        _AGENT,
-        _QUARTER,
-        func.count(),
-        func.coalesce(func.sum(case((messages.c.chat_type == 3, 1), else_=0)), 0),
-        func.coalesce(func.sum(func.coalesce(audio.c.size_bytes, 0)), 0),
-    )
-    .select_from(messages.outerjoin(audio, audio.c.audio_id == messages.c.audio_id))
-    .group_by(messages.c.device, _AGENT, _QUARTER)
-)
-_PAIR_STARTS = select(
-    messages.c.session_id,
-    messages.c.device,
-    messages.c.agent_id,
-    func.min(messages.c.created_at).label("first"),
-).group_by(messages.c.session_id, messages.c.device, messages.c.agent_id)
-
-
-def catch_up(connection: Connection) -> bool:
-    """Recount the rollups if a bulk copy asked for it (store/rollup_recount.py); True if so."""
-    if not rollup_recount.pending(connection):
-        return False
-    rebuild(connection)
-    rollup_recount.done(connection)
-    return True
-
-
-def rebuild(connection: Connection) -> None:
-    """Recount every rollup from ``messages`` (after an import, a bulk copy, or for data from
-    before them)."""
-    for table in _ROLLUP_TABLES:
-        connection.execute(delete(table))
-    delta = Delta()
-    for device, agent, quarter, *counters in connection.execute(_PAIR_QUARTERS):
-        values = [int(counters[0]), 0, int(counters[1]), int(counters[2])]
-        delta.pairs[(device, agent, quarter)] = values
-        total = delta.quarters[quarter]
-        for index, value in enumerate(values):
-            total[index] += value
-        delta.devices[(device, quarter)] += values[0]
-    session_first: dict[str, datetime] = {}
-    for session_id, device, agent, first in connection.execute(_PAIR_STARTS):
-        delta.add_start(quarter_of(first), (device, agent or ""), 1)
-        if session_id not in session_first or first < session_first[session_id]:
-            session_first[session_id] = first
-    for first in session_first.values():
-        delta.add_start(quarter_of(first), None, 1)
-    _write_fresh(connection, delta)
-
-
-def _write_fresh(connection: Connection, delta: Delta) -> None:
-    """Insert rollups into empty tables: running totals summed here, windows from scratch."""
-    _insert_all(
-        connection,
-        stats_quarters,
-        [
-            {"quarter": q} | dict(zip(QUARTER_COUNTERS, v, strict=True))
-            for q, v in delta.quarters.items()
-        ],
-    )
-    running: list[Row] = []
-    spans: dict[Pair, list[int]] = {}
-    totals: dict[Pair, list[int]] = {}
-    for device, agent, quarter in sorted(delta.pairs):
-        total = totals.setdefault((device, agent), [0, 0, 0, 0])
-        for index, value in enumerate(delta.pairs[(device, agent, quarter)]):
-            total[index] += value
-        running.append(
-            {"device": device, "agent": agent, "quarter": quarter}
-            | dict(zip(QUARTER_COUNTERS, total, strict=True))
-        )
-        spans.setdefault((device, agent), [quarter, quarter])[1] = quarter
-    _insert_all(connection, stats_running, running)
-    _insert_all(
-        connection,
-        stats_pairs,
-        [
-            {"device": d, "agent": a, "first_quarter": low, "last_quarter": high}
-            for (d, a), (low, high) in spans.items()
-        ],
-    )
-    active: dict[str, list[int]] = defaultdict(list)
-    for device, quarter in sorted(k for k, v in delta.devices.items() if v > 0):
-        active[device].append(quarter)
-    _insert_all(
-        connection,
-        stats_device_quarters,
-        [
-            {"device": d, "quarter": q, "messages": n}
-            for (d, q), n in delta.devices.items()
-            if n > 0
-        ],
-    )
-    _insert_all(
-        connection,
-        stats_day_windows,
-        [
-            {"start_quarter": s, "quarters": n, "devices": d}
-            for s, n, d in full_windows(active.values()).rows()
-        ],
-    )
-
-
-def _insert_all(connection: Connection, table: Any, rows: list[Row]) -> None:
-    for part in chunked(rows, 5_000):
-        connection.execute(table.insert(), list(part))

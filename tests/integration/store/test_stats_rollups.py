@@ -24,7 +24,7 @@ from xiaozhi_server.ingest.pipeline import Ingestor
 from xiaozhi_server.privacy import erasure, retention
 from xiaozhi_server.privacy.policy import AudioPolicy, DataPolicy
 from xiaozhi_server.realtime.bus import EventBus
-from xiaozhi_server.store import rollups, stats
+from xiaozhi_server.store import rollup_recount, stats
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.quarters import DAY_LENGTHS, quarter_of, start_of
 from xiaozhi_server.store.scopes import RetentionRules
@@ -174,7 +174,7 @@ async def history(request: pytest.FixtureRequest, store: Store) -> Store:
 @pytest.fixture
 async def counted(history: Store) -> Store:
     """``history`` once any recount a bulk copy asked for is done."""
-    await history.run_write(rollups.catch_up)
+    await history.run_write(rollup_recount.catch_up)
     return history
 
 
@@ -269,7 +269,7 @@ async def test_day_windows_equal_a_recount_of_distinct_devices(counted: Store) -
 
 
 async def test_rebuild_recounts_every_rollup_from_messages(history: Store) -> None:
-    await history.run_write(rollups.rebuild)
+    await history.run_write(rollup_recount.rebuild)
     await _assert_quarters_recounted(history)
     await _assert_running_totals_recounted(history)
     await _assert_device_quarters_recounted(history)
@@ -280,16 +280,16 @@ async def test_a_bulk_batch_leaves_the_rollups_to_a_recount_until_caught_up(stor
     writer = History(store, 5, bulk_batches=1)
     await writer.step()
     assert await _rows(store, stats_quarters) == []
-    assert await store.run_write(rollups.catch_up) is True
+    assert await store.run_write(rollup_recount.catch_up) is True
     await _assert_quarters_recounted(store)
-    assert await store.run_write(rollups.catch_up) is False
+    assert await store.run_write(rollup_recount.catch_up) is False
 
 
 async def test_writes_after_the_recount_keep_the_rollups_again(store: Store) -> None:
     writer = History(store, 6, bulk_batches=3)
     for _ in range(3):
         await writer.step()
-    await store.run_write(rollups.catch_up)
+    await store.run_write(rollup_recount.catch_up)
     for _ in range(5):
         await writer.step()
     await _assert_quarters_recounted(store)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from xiaozhi_server.store import rollups
+from xiaozhi_server.store import rollup_recount
 from xiaozhi_server.store.tables import (
     stats_day_windows,
     stats_device_quarters,
@@ -37,7 +37,7 @@ def upgrade() -> None:
     bind = op.get_bind()
     for table in _TABLES:
         table.create(bind)
-    rollups.rebuild(bind)
+    rollup_recount.rebuild(bind)
 
 
 def downgrade() -> None:
