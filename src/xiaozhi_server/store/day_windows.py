@@ -47,6 +47,14 @@ class WindowDeltas:
                 edges[low] += sign
                 edges[high + 1] -= sign
 
+    def add_device(self, quarters: Iterable[int]) -> None:
+        """Count one more device, active in ``quarters`` (ascending), from scratch."""
+        active: list[int] = []
+        for quarter in quarters:
+            self.switch(active, quarter, 1)
+            # Only the last quarter can neighbour the ones that follow.
+            del active[:-1]
+
     def rows(self) -> Iterator[tuple[int, int, int]]:
         """(start quarter, length, devices delta) for every window whose count changed."""
         for length, edges in self._edges.items():
@@ -57,15 +65,3 @@ class WindowDeltas:
                 if running:
                     for start in range(here, following):
                         yield start, length, running
-
-
-def full_windows(active_by_device: Iterable[list[int]]) -> WindowDeltas:
-    """Window counts from scratch, each device's active quarters given in ascending order."""
-    deltas = WindowDeltas()
-    for quarters in active_by_device:
-        active: list[int] = []
-        for quarter in quarters:
-            deltas.switch(active, quarter, 1)
-            # Only the last quarter can neighbour the ones that follow.
-            del active[:-1]
-    return deltas

@@ -8,33 +8,32 @@ that (docs/benchmarks.md). While a request is stored, ``rollups.apply`` changes 
 batch that skips the rollups, so a copy killed at any point leaves it behind, and the next
 :func:`catch_up` recounts.
 
-The recount is grouped by the database (per device, agent and quarter: ``QuarterOf``) and
-read as a stream in key order, so memory does not grow with the store: a million messages
-can be a million (device, agent, quarter) keys.
+The recount goes through the devices a few dozen at a time: the database groups their
+messages per agent and quarter (``QuarterOf``) and finds each (device, session)'s first
+message along the index on (device, session_id, created_at), so no sort spans the whole
+store and memory does not grow with it (a million messages can be a million (device, agent,
+quarter) keys).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
-from collections.abc import Iterator
+from collections import Counter, defaultdict
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Integer,
     Table,
+    bindparam,
     case,
     delete,
     func,
-    literal_column,
     select,
-    union_all,
 )
 
-from xiaozhi_server.store.day_windows import full_windows
+from xiaozhi_server.store.day_windows import WindowDeltas
 from xiaozhi_server.store.dialects import QuarterOf, insert_ignoring_duplicates
 from xiaozhi_server.store.driver_statements import fetch, run_many
 from xiaozhi_server.store.tables import (
@@ -48,6 +47,7 @@ from xiaozhi_server.store.tables import (
     stats_recount,
     stats_running,
 )
+from xiaozhi_server.store.writes import chunked
 
 Row = dict[str, Any]
 # Per quarter, all pairs: messages, tool calls and audio bytes add up; sessions do not (a
@@ -55,7 +55,6 @@ Row = dict[str, Any]
 _SUMMED_OVER_PAIRS = (0, 2, 3)
 _ROLLUPS = (stats_quarters, stats_running, stats_pairs, stats_device_quarters, stats_day_windows)
 _PENDING = select(stats_recount.c.id).limit(1)
-_CHUNK = 5_000
 
 
 def request(connection: Connection, now: datetime) -> None:
@@ -80,67 +79,62 @@ def catch_up(connection: Connection) -> bool:
 
 def rebuild(connection: Connection) -> None:
     """Recount every rollup from ``messages``."""
-    for table in (
-        stats_quarters,
-        stats_running,
-        stats_pairs,
-        stats_device_quarters,
-        stats_day_windows,
-    ):
+    for table in _ROLLUPS:
         connection.execute(delete(table))
-    quarters = _recount_pairs(connection)
+    quarters: defaultdict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    windows = WindowDeltas()
+    devices = list(connection.execute(_DEVICES).scalars())
+    for part in chunked(devices, _DEVICES_AT_ONCE):
+        _recount_devices(connection, list(part), quarters, windows)
     for quarter, started in connection.execute(_SESSION_STARTS):
         quarters[quarter][1] += int(started)
-    _insert(
-        connection,
-        stats_quarters,
-        ({"quarter": q} | _counters(v) for q, v in sorted(quarters.items())),
-    )
-    _recount_devices(connection)
+    rows = [{"quarter": q} | _counters(v) for q, v in sorted(quarters.items())]
+    _insert(connection, stats_quarters, rows)
+    windows_rows = [{"start_quarter": s, "quarters": n, "devices": d} for s, n, d in windows.rows()]
+    _insert(connection, stats_day_windows, windows_rows)
 
 
 def _counters(values: list[int]) -> Row:
     return dict(zip(QUARTER_COUNTERS, values, strict=True))
 
 
-_QUARTER = QuarterOf(messages.c.created_at).label("quarter")
-_AGENT = func.coalesce(messages.c.agent_id, "").label("agent")
-_ZERO: Any = literal_column("0", Integer)
+_DEVICES_AT_ONCE = 50
+_IN_PART = messages.c.device.in_(bindparam("devices", expanding=True))
+_DEVICES = select(messages.c.device).distinct().order_by(messages.c.device)
+_QUARTER = QuarterOf(messages.c.created_at)
+_AGENT = func.coalesce(messages.c.agent_id, "")
+# Per (device, agent, quarter), in that order: messages, tool calls, audio bytes.
 _COUNTED = (
     select(
         messages.c.device,
         _AGENT,
         _QUARTER,
-        func.count().label("messages"),
-        _ZERO.label("sessions"),
-        func.sum(case((messages.c.chat_type == 3, 1), else_=0)).label("tool_calls"),
-        func.sum(func.coalesce(audio.c.size_bytes, 0)).label("audio_bytes"),
+        func.count(),
+        func.sum(case((messages.c.chat_type == 3, 1), else_=0)),
+        func.sum(func.coalesce(audio.c.size_bytes, 0)),
     )
     .select_from(messages.outerjoin(audio, audio.c.audio_id == messages.c.audio_id))
+    .where(_IN_PART)
     .group_by(messages.c.device, _AGENT, _QUARTER)
+    .order_by(messages.c.device, _AGENT, _QUARTER)
 )
-# A pair's session starts where the pair's earliest message in the session is.
-_FIRST_PER_PAIR = (
-    select(messages.c.device, _AGENT, func.min(messages.c.created_at).label("first"))
-    .group_by(messages.c.session_id, messages.c.device, _AGENT)
-    .subquery()
+# Per (device, session): the quarter of its first message and its agents' range. A pair's
+# session starts at the pair's first message in it: there, when the range is one agent.
+_DEVICE_SESSIONS = (
+    select(
+        messages.c.device,
+        messages.c.session_id,
+        QuarterOf(func.min(messages.c.created_at)),
+        func.min(_AGENT),
+        func.max(_AGENT),
+    )
+    .where(_IN_PART)
+    .group_by(messages.c.device, messages.c.session_id)
 )
-_STARTED = select(
-    _FIRST_PER_PAIR.c.device,
-    _FIRST_PER_PAIR.c.agent,
-    QuarterOf(_FIRST_PER_PAIR.c.first).label("quarter"),
-    _ZERO.label("messages"),
-    func.count().label("sessions"),
-    _ZERO.label("tool_calls"),
-    _ZERO.label("audio_bytes"),
-).group_by(_FIRST_PER_PAIR.c.device, _FIRST_PER_PAIR.c.agent, QuarterOf(_FIRST_PER_PAIR.c.first))
-_BOTH = union_all(_COUNTED, _STARTED).subquery()
-_KEY = (_BOTH.c.device, _BOTH.c.agent, _BOTH.c.quarter)
-# Per (device, agent, quarter), in that order: messages, sessions started, tool calls, bytes.
-_PAIR_QUARTERS = (
-    select(*_KEY, *(func.sum(_BOTH.c[name]) for name in QUARTER_COUNTERS))
-    .group_by(*_KEY)
-    .order_by(*_KEY)
+_AGENT_STARTS = (
+    select(_AGENT, QuarterOf(func.min(messages.c.created_at)))
+    .where(messages.c.device == bindparam("device"), messages.c.session_id == bindparam("session"))
+    .group_by(_AGENT)
 )
 _FIRST_PER_SESSION = (
     select(func.min(messages.c.created_at).label("first"))
@@ -150,66 +144,70 @@ _FIRST_PER_SESSION = (
 _SESSION_STARTS = select(QuarterOf(_FIRST_PER_SESSION.c.first), func.count()).group_by(
     QuarterOf(_FIRST_PER_SESSION.c.first)
 )
-_DEVICE_QUARTERS = (
-    select(messages.c.device, _QUARTER, func.count())
-    .group_by(messages.c.device, _QUARTER)
-    .order_by(messages.c.device, _QUARTER)
-)
 
 
-def _recount_pairs(connection: Connection) -> defaultdict[int, list[int]]:
-    """Write the running totals and spans of every (device, agent); return the counters per
-    quarter summed over all pairs (but sessions, which count per session, not per pair)."""
-    quarters: defaultdict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+def _recount_devices(
+    connection: Connection,
+    devices: list[str],
+    quarters: defaultdict[int, list[int]],
+    windows: WindowDeltas,
+) -> None:
+    """Write the running totals, spans and quarters of these devices' pairs; add their
+    counters to ``quarters`` (but sessions, counted per session, not per pair) and their
+    active quarters to ``windows``."""
+    starts = _pair_starts(connection, devices)
+    running: list[Row] = []
     spans: list[Row] = []
-
-    def running() -> Iterator[Row]:
-        rows = connection.execute(_PAIR_QUARTERS)
-        for (device, agent), group in itertools.groupby(rows, key=itemgetter(0, 1)):
-            total, first, quarter = [0, 0, 0, 0], None, 0
-            for _, _, quarter, *counters in group:
-                values = [int(value) for value in counters]
-                total = [a + b for a, b in zip(total, values, strict=True)]
-                summed = quarters[quarter]
-                for index in _SUMMED_OVER_PAIRS:
-                    summed[index] += values[index]
-                first = quarter if first is None else first
-                yield {"device": device, "agent": agent, "quarter": quarter} | _counters(total)
-            spans.append(
-                {"device": device, "agent": agent, "first_quarter": first, "last_quarter": quarter}
+    active: defaultdict[str, Counter[int]] = defaultdict(Counter)
+    rows = connection.execute(_COUNTED, {"devices": devices})
+    for (device, agent), group in itertools.groupby(rows, key=itemgetter(0, 1)):
+        total, first, quarter = [0, 0, 0, 0], None, 0
+        for _, _, quarter, count, tools, size in group:
+            values = [int(count), starts[(device, agent, quarter)], int(tools), int(size)]
+            total = [a + b for a, b in zip(total, values, strict=True)]
+            for index in _SUMMED_OVER_PAIRS:
+                quarters[quarter][index] += values[index]
+            active[device][quarter] += values[0]
+            first = quarter if first is None else first
+            running.append(
+                {"device": device, "agent": agent, "quarter": quarter} | _counters(total)
             )
-
-    _insert(connection, stats_running, running())
-    _insert(connection, stats_pairs, iter(spans))
-    return quarters
-
-
-def _recount_devices(connection: Connection) -> None:
-    """Write messages per (device, quarter), and the day windows of active devices."""
-    rows: list[Row] = []
-
-    def active_by_device() -> Iterator[list[int]]:
-        result = connection.execute(_DEVICE_QUARTERS)
-        for device, group in itertools.groupby(result, key=itemgetter(0)):
-            active = []
-            for _, quarter, count in group:
-                active.append(quarter)
-                rows.append({"device": device, "quarter": quarter, "messages": int(count)})
-            if len(rows) >= _CHUNK:
-                run_many(connection, stats_device_quarters.insert(), rows)
-                rows.clear()
-            yield active
-
-    windows = full_windows(active_by_device())
-    run_many(connection, stats_device_quarters.insert(), rows)
+        spans.append(
+            {"device": device, "agent": agent, "first_quarter": first, "last_quarter": quarter}
+        )
+    _insert(connection, stats_running, running)
+    _insert(connection, stats_pairs, spans)
     _insert(
         connection,
-        stats_day_windows,
-        ({"start_quarter": s, "quarters": n, "devices": d} for s, n, d in windows.rows()),
+        stats_device_quarters,
+        [
+            {"device": device, "quarter": q, "messages": n}
+            for device, counts in active.items()
+            for q, n in sorted(counts.items())
+        ],
     )
+    for counts in active.values():
+        windows.add_device(sorted(counts))
 
 
-def _insert(connection: Connection, table: Table, rows: Iterator[Row]) -> None:
-    """Insert ``rows`` in chunks (they may be streamed from a query still being read)."""
-    while chunk := list(itertools.islice(rows, _CHUNK)):
-        run_many(connection, table.insert(), chunk)
+def _pair_starts(connection: Connection, devices: list[str]) -> Counter[tuple[str, str, int]]:
+    """Sessions started per (device, agent, quarter) for these devices."""
+    starts: Counter[tuple[str, str, int]] = Counter()
+    for device, session, quarter, low, high in connection.execute(
+        _DEVICE_SESSIONS, {"devices": devices}
+    ):
+        if low == high:
+            starts[(device, low, quarter)] += 1
+            continue
+        mixed = {"device": device, "session": session}
+        for agent, agent_quarter in connection.execute(_AGENT_STARTS, mixed):
+            starts[(device, agent, agent_quarter)] += 1
+    return starts
+
+
+def _insert(connection: Connection, table: Table, rows: list[Row]) -> None:
+    run_many(connection, _INSERTS[table.name], rows)
+
+
+# Built once: driver_statements compiles each statement object once.
+_INSERTS = {table.name: table.insert() for table in _ROLLUPS}
