@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Delete, Insert, Select, Update
+from sqlalchemy import Connection, Delete, Insert, Select, Table, Update
 
 from xiaozhi_server.store.sqlite_writes import dbapi
 from xiaozhi_server.store.types import UtcDateTime, from_utc_text
@@ -85,6 +85,33 @@ def fetch(connection: Connection, statement: Select[Any], params: Params) -> lis
     compiled = _compile(connection, statement, params)
     rows = driver.execute(compiled.sql, compiled.values(params)).fetchall()
     return [compiled.as_dict(row) for row in rows]
+
+
+def insert_rows(
+    connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert ``rows``, each its values in the order of ``columns`` (plain tuples: for the
+    million rows of a recount, a dict per row cost more than SQLite's insert)."""
+    if not rows:
+        return
+    driver = _sqlite(connection)
+    if driver is None:
+        connection.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    marks = ", ".join("?" * len(columns))
+    driver.executemany(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+
+def stream(
+    connection: Connection, statement: Select[Any], params: Params
+) -> Iterator[Sequence[Any]]:
+    """The rows of ``statement`` as plain tuples, read as they are iterated (for a scan of a
+    whole table; times come as stored, so select none on SQLite)."""
+    driver = _sqlite(connection)
+    if driver is None:
+        return iter(connection.execute(statement, dict(params)))
+    compiled = _compile(connection, statement, params)
+    return iter(driver.execute(compiled.sql, compiled.values(params)))
 
 
 def _sqlite(connection: Connection) -> sqlite3.Connection | None:

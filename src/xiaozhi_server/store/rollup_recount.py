@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
@@ -27,7 +28,6 @@ from sqlalchemy import (
     Connection,
     Table,
     bindparam,
-    case,
     delete,
     func,
     select,
@@ -35,7 +35,7 @@ from sqlalchemy import (
 
 from xiaozhi_server.store.day_windows import WindowDeltas
 from xiaozhi_server.store.dialects import QuarterOf, insert_ignoring_duplicates
-from xiaozhi_server.store.driver_statements import fetch, run_many
+from xiaozhi_server.store.driver_statements import fetch, insert_rows, run_many, stream
 from xiaozhi_server.store.tables import (
     QUARTER_COUNTERS,
     audio,
@@ -101,40 +101,21 @@ def _counters(values: list[int]) -> Row:
 _DEVICES_AT_ONCE = 50
 _IN_PART = messages.c.device.in_(bindparam("devices", expanding=True))
 _DEVICES = select(messages.c.device).distinct().order_by(messages.c.device)
-_QUARTER = QuarterOf(messages.c.created_at)
 _AGENT = func.coalesce(messages.c.agent_id, "")
-# Per (device, agent, quarter), in that order: messages, tool calls, audio bytes.
-_COUNTED = (
-    select(
-        messages.c.device,
-        _AGENT,
-        _QUARTER,
-        func.count(),
-        func.sum(case((messages.c.chat_type == 3, 1), else_=0)),
-        func.sum(func.coalesce(audio.c.size_bytes, 0)),
-    )
-    .select_from(messages.outerjoin(audio, audio.c.audio_id == messages.c.audio_id))
-    .where(_IN_PART)
-    .group_by(messages.c.device, _AGENT, _QUARTER)
-    .order_by(messages.c.device, _AGENT, _QUARTER)
-)
-# Per (device, session): the quarter of its first message and its agents' range. A pair's
-# session starts at the pair's first message in it: there, when the range is one agent.
-_DEVICE_SESSIONS = (
+# Every message of some devices, along the index on (device, session_id, created_at): a
+# (device, session)'s first row with an agent is where that pair's session starts.
+_MESSAGES = (
     select(
         messages.c.device,
         messages.c.session_id,
-        QuarterOf(func.min(messages.c.created_at)),
-        func.min(_AGENT),
-        func.max(_AGENT),
+        _AGENT,
+        QuarterOf(messages.c.created_at),
+        messages.c.chat_type,
+        func.coalesce(audio.c.size_bytes, 0),
     )
+    .select_from(messages.outerjoin(audio, audio.c.audio_id == messages.c.audio_id))
     .where(_IN_PART)
-    .group_by(messages.c.device, messages.c.session_id)
-)
-_AGENT_STARTS = (
-    select(_AGENT, QuarterOf(func.min(messages.c.created_at)))
-    .where(messages.c.device == bindparam("device"), messages.c.session_id == bindparam("session"))
-    .group_by(_AGENT)
+    .order_by(messages.c.device, messages.c.session_id, messages.c.created_at)
 )
 _FIRST_PER_SESSION = (
     select(func.min(messages.c.created_at).label("first"))
@@ -152,57 +133,61 @@ def _recount_devices(
     quarters: defaultdict[int, list[int]],
     windows: WindowDeltas,
 ) -> None:
-    """Write the running totals, spans and quarters of these devices' pairs; add their
-    counters to ``quarters`` (but sessions, counted per session, not per pair) and their
-    active quarters to ``windows``."""
-    starts = _pair_starts(connection, devices)
-    running: list[Row] = []
-    spans: list[Row] = []
-    active: defaultdict[str, Counter[int]] = defaultdict(Counter)
-    rows = connection.execute(_COUNTED, {"devices": devices})
-    for (device, agent), group in itertools.groupby(rows, key=itemgetter(0, 1)):
-        total, first, quarter = [0, 0, 0, 0], None, 0
-        for _, _, quarter, count, tools, size in group:
-            values = [int(count), starts[(device, agent, quarter)], int(tools), int(size)]
-            total = [a + b for a, b in zip(total, values, strict=True)]
-            for index in _SUMMED_OVER_PAIRS:
-                quarters[quarter][index] += values[index]
-            active[device][quarter] += values[0]
-            first = quarter if first is None else first
-            running.append(
-                {"device": device, "agent": agent, "quarter": quarter} | _counters(total)
-            )
-        spans.append(
-            {"device": device, "agent": agent, "first_quarter": first, "last_quarter": quarter}
-        )
-    _insert(connection, stats_running, running)
-    _insert(connection, stats_pairs, spans)
-    _insert(
-        connection,
-        stats_device_quarters,
-        [
-            {"device": device, "quarter": q, "messages": n}
-            for device, counts in active.items()
-            for q, n in sorted(counts.items())
-        ],
+    """Write the rollup rows of these devices; add their counters to ``quarters`` (but
+    sessions, counted per session, not per pair) and their active quarters to ``windows``."""
+    running: list[tuple[Any, ...]] = []
+    spans: list[tuple[Any, ...]] = []
+    device_quarters: list[tuple[Any, ...]] = []
+    rows = stream(connection, _MESSAGES, {"devices": devices})
+    for device, of_device in itertools.groupby(rows, key=itemgetter(0)):
+        active: Counter[int] = Counter()
+        counted = sorted(_count_device(of_device).items())
+        for agent, of_pair in itertools.groupby(counted, key=_agent_of):
+            total: tuple[int, ...] = (0, 0, 0, 0)
+            first = None
+            for (_, quarter), values in of_pair:
+                total = tuple(a + b for a, b in zip(total, values, strict=True))
+                running.append((device, agent, quarter, *total))
+                summed = quarters[quarter]
+                for index in _SUMMED_OVER_PAIRS:
+                    summed[index] += values[index]
+                active[quarter] += values[0]
+                first = quarter if first is None else first
+            spans.append((device, agent, first, quarter))
+        device_quarters += [(device, q, n) for q, n in sorted(active.items())]
+        windows.add_device(sorted(active))
+    insert_rows(connection, stats_running, _RUNNING_COLUMNS, running)
+    insert_rows(connection, stats_pairs, _SPAN_COLUMNS, spans)
+    insert_rows(
+        connection, stats_device_quarters, ("device", "quarter", "messages"), device_quarters
     )
-    for counts in active.values():
-        windows.add_device(sorted(counts))
 
 
-def _pair_starts(connection: Connection, devices: list[str]) -> Counter[tuple[str, str, int]]:
-    """Sessions started per (device, agent, quarter) for these devices."""
-    starts: Counter[tuple[str, str, int]] = Counter()
-    for device, session, quarter, low, high in connection.execute(
-        _DEVICE_SESSIONS, {"devices": devices}
-    ):
-        if low == high:
-            starts[(device, low, quarter)] += 1
-            continue
-        mixed = {"device": device, "session": session}
-        for agent, agent_quarter in connection.execute(_AGENT_STARTS, mixed):
-            starts[(device, agent, agent_quarter)] += 1
-    return starts
+_RUNNING_COLUMNS = ("device", "agent", "quarter", *QUARTER_COUNTERS)
+_SPAN_COLUMNS = ("device", "agent", "first_quarter", "last_quarter")
+_DEVICE_COLUMNS = ("device", "quarter", "messages")
+
+
+def _agent_of(item: tuple[tuple[str, int], list[int]]) -> str:
+    return item[0][0]
+
+
+def _count_device(rows: Iterator[Sequence[Any]]) -> defaultdict[tuple[str, int], list[int]]:
+    """One device's messages (in session order) counted per (agent, quarter)."""
+    pairs: defaultdict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    session, started = None, set[str]()
+    for _, session_id, agent, quarter, chat_type, size in rows:
+        if session_id != session:
+            session, started = session_id, set[str]()
+        counters = pairs[(agent, quarter)]
+        counters[0] += 1
+        if agent not in started:
+            started.add(agent)
+            counters[1] += 1
+        if chat_type == 3:
+            counters[2] += 1
+        counters[3] += int(size)
+    return pairs
 
 
 def _insert(connection: Connection, table: Table, rows: list[Row]) -> None:
