@@ -21,7 +21,7 @@ from sqlalchemy import (
     update,
 )
 
-from xiaozhi_server.store.driver_statements import fetch, run_many
+from xiaozhi_server.store.driver_statements import fetch, insert_rows, run_many, stream
 from xiaozhi_server.store.types import UtcDateTime
 
 metadata = MetaData()
@@ -33,6 +33,7 @@ things = Table(
     Column("seen_at", UtcDateTime, nullable=True),
 )
 _BY_NAMES = select(things).where(things.c.name.in_(bindparam("names", expanding=True)))
+_NAMED = things.c.name.in_(bindparam("names", expanding=True))
 _ADD = (
     update(things)
     .where(things.c.name == bindparam("k_name"))
@@ -75,3 +76,17 @@ def test_times_come_back_as_the_datetimes_stored(connection: Connection) -> None
 def test_an_empty_list_of_rows_runs_nothing(connection: Connection) -> None:
     run_many(connection, insert(things), [])
     assert connection.execute(select(things.c.name)).scalars().all() == ["a"]
+
+
+def test_rows_inserted_as_tuples_land_in_their_columns(connection: Connection) -> None:
+    insert_rows(connection, things, ("count", "name"), [(7, "t1"), (8, "t2")])
+    query = select(things.c.name, things.c.count).where(things.c.name.like("t%"))
+    assert sorted(connection.execute(query).all()) == [("t1", 7), ("t2", 8)]
+
+
+def test_a_stream_yields_every_row_as_a_tuple(connection: Connection) -> None:
+    run_many(connection, insert(things), [{"name": "b", "count": 2, "seen_at": None}])
+    rows = stream(
+        connection, select(things.c.name, things.c.count).where(_NAMED), {"names": ["a", "b"]}
+    )
+    assert sorted(tuple(row) for row in rows) == [("a", 1), ("b", 2)]
