@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -116,3 +118,23 @@ def test_with_tap_to_manager_api_a_real_core_is_served(env: dict[str, str], tmp_
         f"[ok  ] a real core can use this hub as its manager-api: tap forwards to {manager_api.url}"
         in result.stdout
     )
+
+
+def test_statistics_are_up_to_date_on_a_fresh_store(env: dict[str, str], tmp_path: Path) -> None:
+    result = doctor(env, tmp_path)
+    assert "[ok  ] statistics rollups up to date" in result.stdout
+
+
+def test_a_first_copy_stopped_halfway_leaves_a_recount_and_names_the_fix(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    with contextlib.closing(sqlite3.connect(tmp_path / "hub.db")) as connection, connection:
+        connection.execute(
+            "INSERT INTO stats_recount (id, requested_at) VALUES (1, '2026-12-02 08:00:00.000')"
+        )
+    result = doctor(env, tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "[WARN] statistics rollups up to date: a first copy stopped before its end" in (
+        result.stdout
+    )
+    assert "fix: run `xiaozhi-server sync --once`" in result.stdout
