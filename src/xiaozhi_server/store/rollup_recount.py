@@ -50,9 +50,6 @@ from xiaozhi_server.store.tables import (
 from xiaozhi_server.store.writes import chunked
 
 Row = dict[str, Any]
-# Per quarter, all pairs: messages, tool calls and audio bytes add up; sessions do not (a
-# session with two pairs started once).
-_SUMMED_OVER_PAIRS = (0, 2, 3)
 _ROLLUPS = (stats_quarters, stats_running, stats_pairs, stats_device_quarters, stats_day_windows)
 _PENDING = select(stats_recount.c.id).limit(1)
 
@@ -143,24 +140,27 @@ def _recount_devices(
         active: Counter[int] = Counter()
         counted = sorted(_count_device(of_device).items())
         for agent, of_pair in itertools.groupby(counted, key=_agent_of):
-            total: tuple[int, ...] = (0, 0, 0, 0)
+            said = started = tools = size = 0  # the pair's running totals
             first = None
-            for (_, quarter), values in of_pair:
-                total = tuple(a + b for a, b in zip(total, values, strict=True))
-                running.append((device, agent, quarter, *total))
+            for (_, quarter), (n_said, n_started, n_tools, n_size) in of_pair:
+                said, started, tools = said + n_said, started + n_started, tools + n_tools
+                size += n_size
+                running.append((device, agent, quarter, said, started, tools, size))
+                # all devices: sessions are not summed over pairs (one may have two)
                 summed = quarters[quarter]
-                for index in _SUMMED_OVER_PAIRS:
-                    summed[index] += values[index]
-                active[quarter] += values[0]
+                summed[0], summed[2], summed[3] = (
+                    summed[0] + n_said,
+                    summed[2] + n_tools,
+                    summed[3] + n_size,
+                )
+                active[quarter] += n_said
                 first = quarter if first is None else first
             spans.append((device, agent, first, quarter))
         device_quarters += [(device, q, n) for q, n in sorted(active.items())]
         windows.add_device(sorted(active))
     insert_rows(connection, stats_running, _RUNNING_COLUMNS, running)
     insert_rows(connection, stats_pairs, _SPAN_COLUMNS, spans)
-    insert_rows(
-        connection, stats_device_quarters, ("device", "quarter", "messages"), device_quarters
-    )
+    insert_rows(connection, stats_device_quarters, _DEVICE_COLUMNS, device_quarters)
 
 
 _RUNNING_COLUMNS = ("device", "agent", "quarter", *QUARTER_COUNTERS)
