@@ -5,23 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import func, select, text
 
-from xiaozhi_server.store import rollup_recount
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.search_terms import grams, tokens
-from xiaozhi_server.store.tables import (
-    devices,
-    messages,
-    search_grams,
-    sessions,
-    stats_day_windows,
-    stats_device_quarters,
-    stats_pairs,
-    stats_quarters,
-    stats_recount,
-    stats_running,
-)
+from xiaozhi_server.store.tables import devices, messages, search_grams, sessions
 
 
 async def assert_aggregates_exact(store: Store) -> None:
@@ -57,23 +45,6 @@ async def assert_aggregates_exact(store: Store) -> None:
         counts = expected.get(mac, [0, 0, None, None])
         stored = [row.message_count, row.session_count, row.first_seen_at, row.last_seen_at]
         assert stored == counts, f"device {mac}: stored {stored}, recounted {counts}"
-
-
-async def assert_rollups_exact(store: Store) -> None:
-    """The statistics rollups are up to date (no recount pending) and equal a rebuild from
-    ``messages`` (which tests/integration/store/test_stats_rollups.py checks by hand)."""
-    assert await _rows(store, stats_recount) == []
-    kept = [await _rows(store, table) for table in ROLLUPS]
-    await store.run_write(rollup_recount.rebuild)
-    assert kept == [await _rows(store, table) for table in ROLLUPS]
-
-
-ROLLUPS = (stats_quarters, stats_running, stats_pairs, stats_device_quarters, stats_day_windows)
-
-
-async def _rows(store: Store, table: Table) -> list[tuple[Any, ...]]:
-    async with store.read() as connection:
-        return sorted(tuple(row) for row in await connection.execute(select(table)))
 
 
 async def assert_search_index_exact(store: Store) -> None:

@@ -105,8 +105,9 @@ def insert_rows(
 def stream(
     connection: Connection, statement: Select[Any], params: Params
 ) -> Iterator[Sequence[Any]]:
-    """The rows of ``statement`` as plain tuples, read as they are iterated (for a scan of a
-    whole table; times come as stored, so select none on SQLite)."""
+    """The rows of ``statement`` as plain tuples (times as stored: select none on SQLite).
+    On SQLite they are read as they are iterated, so a scan of a big table holds one row
+    at a time; the other drivers buffer the whole result."""
     driver = _sqlite(connection)
     if driver is None:
         return iter(connection.execute(statement, dict(params)))

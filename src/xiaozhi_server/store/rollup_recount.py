@@ -8,11 +8,12 @@ that (docs/benchmarks.md). While a request is stored, ``rollups.apply`` changes 
 batch that skips the rollups, so a copy killed at any point leaves it behind, and the next
 :func:`catch_up` recounts.
 
-The recount goes through the devices a few dozen at a time: the database groups their
-messages per agent and quarter (``QuarterOf``) and finds each (device, session)'s first
-message along the index on (device, session_id, created_at), so no sort spans the whole
-store and memory does not grow with it (a million messages can be a million (device, agent,
-quarter) keys).
+The recount goes through the devices a few dozen at a time, reading their messages along
+the index on (device, session_id, created_at) with the quarter computed by the database
+(``QuarterOf``), and counts them here; a chunk's rows are written before the next is read,
+so no sort spans the whole store and memory does not grow with it (a million messages can
+be a million (device, agent, quarter) keys). While it runs it holds the store's writer (or
+write lock): other writes wait, about 20 s per million messages (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Table,
     bindparam,
     delete,
     func,
@@ -35,7 +35,7 @@ from sqlalchemy import (
 
 from xiaozhi_server.store.day_windows import WindowDeltas
 from xiaozhi_server.store.dialects import QuarterOf, insert_ignoring_duplicates
-from xiaozhi_server.store.driver_statements import fetch, insert_rows, run_many, stream
+from xiaozhi_server.store.driver_statements import fetch, insert_rows, stream
 from xiaozhi_server.store.tables import (
     QUARTER_COUNTERS,
     audio,
@@ -49,7 +49,6 @@ from xiaozhi_server.store.tables import (
 )
 from xiaozhi_server.store.writes import chunked
 
-Row = dict[str, Any]
 _ROLLUPS = (stats_quarters, stats_running, stats_pairs, stats_device_quarters, stats_day_windows)
 _PENDING = select(stats_recount.c.id).limit(1)
 
@@ -85,14 +84,10 @@ def rebuild(connection: Connection) -> None:
         _recount_devices(connection, list(part), quarters, windows)
     for quarter, started in connection.execute(_SESSION_STARTS):
         quarters[quarter][1] += int(started)
-    rows = [{"quarter": q} | _counters(v) for q, v in sorted(quarters.items())]
-    _insert(connection, stats_quarters, rows)
-    windows_rows = [{"start_quarter": s, "quarters": n, "devices": d} for s, n, d in windows.rows()]
-    _insert(connection, stats_day_windows, windows_rows)
-
-
-def _counters(values: list[int]) -> Row:
-    return dict(zip(QUARTER_COUNTERS, values, strict=True))
+    rows = [(quarter, *counters) for quarter, counters in sorted(quarters.items())]
+    insert_rows(connection, stats_quarters, ("quarter", *QUARTER_COUNTERS), rows)
+    columns = ("start_quarter", "quarters", "devices")
+    insert_rows(connection, stats_day_windows, columns, list(windows.rows()))
 
 
 _DEVICES_AT_ONCE = 50
@@ -175,24 +170,16 @@ def _agent_of(item: tuple[tuple[str, int], list[int]]) -> str:
 def _count_device(rows: Iterator[Sequence[Any]]) -> defaultdict[tuple[str, int], list[int]]:
     """One device's messages (in session order) counted per (agent, quarter)."""
     pairs: defaultdict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    session, started = None, set[str]()
+    # (session, agent) pairs seen: a set, not "the session changed", since a case-insensitive
+    # collation (MariaDB's) may interleave the rows of 'ABC' and 'abc'
+    started: set[tuple[str, str]] = set()
     for _, session_id, agent, quarter, chat_type, size in rows:
-        if session_id != session:
-            session, started = session_id, set[str]()
         counters = pairs[(agent, quarter)]
         counters[0] += 1
-        if agent not in started:
-            started.add(agent)
+        if (session_id, agent) not in started:
+            started.add((session_id, agent))
             counters[1] += 1
         if chat_type == 3:
             counters[2] += 1
         counters[3] += int(size)
     return pairs
-
-
-def _insert(connection: Connection, table: Table, rows: list[Row]) -> None:
-    run_many(connection, _INSERTS[table.name], rows)
-
-
-# Built once: driver_statements compiles each statement object once.
-_INSERTS = {table.name: table.insert() for table in _ROLLUPS}

@@ -213,11 +213,14 @@ _IN_SPAN = and_(
     messages.c.created_at >= bindparam("since"), messages.c.created_at < bindparam("until")
 )
 _EDGE_TOTALS = select(*_edge_counters(False)).select_from(_WITH_AUDIO).where(_IN_SPAN)
+# per pair as the rollups key it: no agent and '' are one (a tie of both on a session's
+# first moment would otherwise start the session twice)
+_PAIR_AGENT = func.coalesce(messages.c.agent_id, literal_column("''"))
 _EDGE_PAIRS = (
-    select(messages.c.device, messages.c.agent_id, *_edge_counters(True))
+    select(messages.c.device, _PAIR_AGENT, *_edge_counters(True))
     .select_from(_WITH_AUDIO)
     .where(_IN_SPAN)
-    .group_by(messages.c.device, messages.c.agent_id)
+    .group_by(messages.c.device, _PAIR_AGENT)
 )
 
 

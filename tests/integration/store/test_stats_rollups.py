@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import random
 import zoneinfo
-from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
+from tests.support.rollups import (
+    active_devices,
+    assert_day_windows_recounted,
+    assert_device_quarters_recounted,
+    assert_quarters_recounted,
+    assert_running_totals_recounted,
+    counted_messages,
+    table_rows,
+)
 from xiaozhi_server.domain import AudioRecord, Batch, Deletion, MessageRecord, TitleRecord
 from xiaozhi_server.ingest.pipeline import Ingestor
 from xiaozhi_server.privacy import erasure, retention
@@ -26,15 +33,10 @@ from xiaozhi_server.privacy.policy import AudioPolicy, DataPolicy
 from xiaozhi_server.realtime.bus import EventBus
 from xiaozhi_server.store import rollup_recount, stats
 from xiaozhi_server.store.database import Store
-from xiaozhi_server.store.quarters import DAY_LENGTHS, quarter_of, start_of
+from xiaozhi_server.store.quarters import quarter_of, start_of
 from xiaozhi_server.store.scopes import RetentionRules
 from xiaozhi_server.store.tables import (
-    audio,
-    messages,
-    stats_day_windows,
-    stats_device_quarters,
     stats_quarters,
-    stats_running,
 )
 
 # Two clusters around clock changes: St John's (-3:30, DST on 8 March 2026) and Berlin
@@ -178,110 +180,36 @@ async def counted(history: Store) -> Store:
     return history
 
 
-async def _messages(store: Store) -> list[dict[str, Any]]:
-    query = select(
-        messages.c.session_id,
-        messages.c.device,
-        messages.c.agent_id,
-        messages.c.chat_type,
-        messages.c.created_at,
-        func.coalesce(audio.c.size_bytes, 0).label("audio_bytes"),
-    ).select_from(messages.outerjoin(audio, audio.c.audio_id == messages.c.audio_id))
-    async with store.read() as connection:
-        return [dict(row._mapping) for row in await connection.execute(query)]
-
-
-async def _rows(store: Store, table: Any) -> list[tuple[Any, ...]]:
-    async with store.read() as connection:
-        return [tuple(row) for row in await connection.execute(select(table))]
-
-
-def _count(rows: list[dict[str, Any]], pair: bool) -> dict[tuple[Any, ...], list[int]]:
-    """Recount per quarter (or per device, agent and quarter): messages, sessions started,
-    tool calls, audio bytes."""
-    counts: defaultdict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    starts: dict[tuple[Any, ...], datetime] = {}
-    for row in rows:
-        owner = (row["device"], row["agent_id"] or "") if pair else ()
-        key = (*owner, quarter_of(row["created_at"]))
-        counts[key][0] += 1
-        counts[key][2] += row["chat_type"] == 3
-        counts[key][3] += row["audio_bytes"]
-        started = (row["session_id"], *owner)
-        starts[started] = min(starts.get(started, row["created_at"]), row["created_at"])
-    for started, first in starts.items():
-        counts[(*started[1:], quarter_of(first))][1] += 1
-    return counts
-
-
-def _active(rows: list[dict[str, Any]], since: datetime, until: datetime) -> int:
-    return len({row["device"] for row in rows if since <= row["created_at"] < until})
-
-
-async def _assert_quarters_recounted(store: Store) -> None:
-    expected = {key[0]: v for key, v in _count(await _messages(store), pair=False).items()}
-    stored = {row[0]: list(row[1:]) for row in await _rows(store, stats_quarters) if any(row[1:])}
-    assert stored == expected
-
-
-async def _assert_running_totals_recounted(store: Store) -> None:
-    counts = _count(await _messages(store), pair=True)
-    for device, agent, quarter, *values in await _rows(store, stats_running):
-        expected = [0, 0, 0, 0]
-        for (d, a, q), counted in counts.items():
-            if (d, a) == (device, agent) and q <= quarter:
-                expected = [x + y for x, y in zip(expected, counted, strict=True)]
-        assert values == expected, (device, agent, quarter)
-
-
-async def _assert_device_quarters_recounted(store: Store) -> None:
-    expected: defaultdict[tuple[str, int], int] = defaultdict(int)
-    for row in await _messages(store):
-        expected[(row["device"], quarter_of(row["created_at"]))] += 1
-    stored = {(d, q): n for d, q, n in await _rows(store, stats_device_quarters)}
-    assert stored == dict(expected)
-
-
-async def _assert_day_windows_recounted(store: Store) -> None:
-    rows = await _messages(store)
-    stored = {(s, n): d for s, n, d in await _rows(store, stats_day_windows)}
-    quarters = [quarter_of(row["created_at"]) for row in rows]
-    for length in DAY_LENGTHS:
-        for start in range(min(quarters) - length, max(quarters) + 1):
-            expected = _active(rows, start_of(start), start_of(start + length))
-            assert stored.get((start, length), 0) == expected, (start, length)
-
-
 async def test_per_quarter_rollup_equals_a_recount(counted: Store) -> None:
-    await _assert_quarters_recounted(counted)
+    await assert_quarters_recounted(counted)
 
 
 async def test_running_totals_per_device_and_agent_equal_a_recount(counted: Store) -> None:
-    await _assert_running_totals_recounted(counted)
+    await assert_running_totals_recounted(counted)
 
 
 async def test_active_device_quarters_equal_a_recount(counted: Store) -> None:
-    await _assert_device_quarters_recounted(counted)
+    await assert_device_quarters_recounted(counted)
 
 
 async def test_day_windows_equal_a_recount_of_distinct_devices(counted: Store) -> None:
-    await _assert_day_windows_recounted(counted)
+    await assert_day_windows_recounted(counted)
 
 
 async def test_rebuild_recounts_every_rollup_from_messages(history: Store) -> None:
     await history.run_write(rollup_recount.rebuild)
-    await _assert_quarters_recounted(history)
-    await _assert_running_totals_recounted(history)
-    await _assert_device_quarters_recounted(history)
-    await _assert_day_windows_recounted(history)
+    await assert_quarters_recounted(history)
+    await assert_running_totals_recounted(history)
+    await assert_device_quarters_recounted(history)
+    await assert_day_windows_recounted(history)
 
 
 async def test_a_bulk_batch_leaves_the_rollups_to_a_recount_until_caught_up(store: Store) -> None:
     writer = History(store, 5, bulk_batches=1)
     await writer.step()
-    assert await _rows(store, stats_quarters) == []
+    assert await table_rows(store, stats_quarters) == []
     assert await store.run_write(rollup_recount.catch_up) is True
-    await _assert_quarters_recounted(store)
+    await assert_quarters_recounted(store)
     assert await store.run_write(rollup_recount.catch_up) is False
 
 
@@ -292,8 +220,26 @@ async def test_writes_after_the_recount_keep_the_rollups_again(store: Store) -> 
     await store.run_write(rollup_recount.catch_up)
     for _ in range(5):
         await writer.step()
-    await _assert_quarters_recounted(store)
-    await _assert_running_totals_recounted(store)
+    await assert_quarters_recounted(store)
+    await assert_running_totals_recounted(store)
+
+
+async def test_a_recount_puts_messages_at_a_quarter_edge_in_their_own_quarter(
+    store: Store,
+) -> None:
+    edge = datetime(2026, 3, 7, 12, 15, tzinfo=UTC)
+    offsets = (timedelta(milliseconds=-1), timedelta(0), timedelta(milliseconds=999))
+    turns = [
+        MessageRecord("dev-a", "s-edge", 1, f"turn {n}", edge + offset, "test", source_id=n)
+        for n, offset in enumerate(offsets)
+    ]
+    await Ingestor(store, EventBus()).ingest(Batch(messages=turns, recount_rollups=True))
+    await store.run_write(rollup_recount.catch_up)
+    quarter = quarter_of(edge)
+    assert await table_rows(store, stats_quarters) == [
+        (quarter - 1, 1, 1, 0, 0),
+        (quarter, 2, 0, 0, 0),
+    ]
 
 
 def _ranges(seed: int) -> Iterator[tuple[datetime, datetime]]:
@@ -329,23 +275,38 @@ def _recount(rows: list[dict[str, Any]], since: datetime, until: datetime) -> di
         "sessions": sum(1 for first in firsts.values() if since <= first < until),
         "tool_calls": sum(row["chat_type"] == 3 for row in inside),
         "audio_bytes": sum(row["audio_bytes"] for row in inside),
-        "active_devices": _active(rows, since, until),
+        "active_devices": active_devices(rows, since, until),
     }
 
 
 @pytest.mark.parametrize("zone_name", ZONES)
 async def test_days_in_any_zone_equal_a_recount(history: Store, zone_name: str) -> None:
-    rows = await _messages(history)
-    zone = zoneinfo.ZoneInfo(zone_name)
-    for since, until in _ranges(len(zone_name)):
-        days = _day_bounds(since, until, zone)
-        expected = [{"key": key} | _recount(rows, start, end) for key, start, end in days]
-        assert await stats.per_day(history, days) == expected, (since, until)
+    await _assert_days_recounted(history, zone_name)
 
 
 @pytest.mark.parametrize("column", ["device", "agent"])
 async def test_device_and_agent_totals_equal_a_recount(history: Store, column: str) -> None:
-    rows = await _messages(history)
+    await _assert_totals_recounted(history, column)
+
+
+async def test_statistics_read_from_recounted_rollups_equal_a_recount(counted: Store) -> None:
+    for zone_name in ZONES:
+        await _assert_days_recounted(counted, zone_name)
+    for column in ("device", "agent"):
+        await _assert_totals_recounted(counted, column)
+
+
+async def _assert_days_recounted(store: Store, zone_name: str) -> None:
+    rows = await counted_messages(store)
+    zone = zoneinfo.ZoneInfo(zone_name)
+    for since, until in _ranges(len(zone_name)):
+        days = _day_bounds(since, until, zone)
+        expected = [{"key": key} | _recount(rows, start, end) for key, start, end in days]
+        assert await stats.per_day(store, days) == expected, (zone_name, since, until)
+
+
+async def _assert_totals_recounted(store: Store, column: str) -> None:
+    rows = await counted_messages(store)
     for since, until in _ranges(7):
         expected = []
         field = "device" if column == "device" else "agent_id"
@@ -355,7 +316,7 @@ async def test_device_and_agent_totals_equal_a_recount(history: Store, column: s
             if totals["messages"]:
                 expected.append({"key": key} | totals)
         expected.sort(key=lambda b: (-b["messages"], b["key"] or ""))
-        assert await stats.totals_by(history, column, since, until) == expected, (since, until)
+        assert await stats.totals_by(store, column, since, until) == expected, (column, since)
 
 
 def _recount_pairs(rows: list[dict[str, Any]], since: datetime, until: datetime) -> dict[str, int]:
