@@ -46,6 +46,7 @@ HUB_TABLES = {
     "stats_pairs",
     "stats_device_quarters",
     "stats_day_windows",
+    "stats_recount",
 }
 
 
