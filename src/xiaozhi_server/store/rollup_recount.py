@@ -135,20 +135,17 @@ def _recount_devices(
         active: Counter[int] = Counter()
         counted = sorted(_count_device(of_device).items())
         for agent, of_pair in itertools.groupby(counted, key=_agent_of):
-            said = started = tools = size = 0  # the pair's running totals
+            total = [0, 0, 0, 0]  # the pair's running totals
             first = None
-            for (_, quarter), (n_said, n_started, n_tools, n_size) in of_pair:
-                said, started, tools = said + n_said, started + n_started, tools + n_tools
-                size += n_size
-                running.append((device, agent, quarter, said, started, tools, size))
+            for (_, quarter), counters in of_pair:
+                for index, value in enumerate(counters):
+                    total[index] += value
+                running.append((device, agent, quarter, *total))
                 # all devices: sessions are not summed over pairs (one may have two)
                 summed = quarters[quarter]
-                summed[0], summed[2], summed[3] = (
-                    summed[0] + n_said,
-                    summed[2] + n_tools,
-                    summed[3] + n_size,
-                )
-                active[quarter] += n_said
+                for index in (0, 2, 3):
+                    summed[index] += counters[index]
+                active[quarter] += counters[0]
                 first = quarter if first is None else first
             spans.append((device, agent, first, quarter))
         device_quarters += [(device, q, n) for q, n in sorted(active.items())]
