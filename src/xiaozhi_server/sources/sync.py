@@ -88,8 +88,8 @@ def bulk_copy(behind: int, stored: int) -> bool:
     """True if a copy of ``behind`` new upstream rows into a store of about ``stored``
     messages should leave the statistics rollups to one recount at its end
     (store/rollup_recount.py). Kept batch by batch they cost a first copy about half its
-    writer's time; a recount costs about a third of that per row, but counts every row
-    stored, so it pays once the copy is at least as large as the store."""
+    writer's time (~85 µs a row); a recount costs ~20 µs a row but counts every row stored,
+    so it pays once the copy is at least as large as the store (docs/benchmarks.md)."""
     return behind >= BULK_MIN_ROWS and behind >= stored
 
 
