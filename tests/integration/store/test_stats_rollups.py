@@ -22,6 +22,7 @@ from tests.support.rollups import (
     assert_day_windows_recounted,
     assert_device_quarters_recounted,
     assert_quarters_recounted,
+    assert_rollups_recounted,
     assert_running_totals_recounted,
     counted_messages,
     table_rows,
@@ -156,44 +157,40 @@ class History:
         )
 
 
-@pytest.fixture(
-    params=[
-        pytest.param((11, 0), id="steady"),
-        pytest.param((12, 0), id="steady-2"),
-        pytest.param((13, 25), id="recount-pending"),
-    ]
-)
+@pytest.fixture(params=[11, 12])
 async def history(request: pytest.FixtureRequest, store: Store) -> Store:
-    """A store after 40 random batches; in "recount-pending", the first 25 came as a bulk
-    copy sends them, and the rollups wait for their recount (store/rollup_recount.py)."""
-    seed, bulk_batches = request.param
+    """A store after 40 random batches."""
+    return await _written(store, request.param)
+
+
+@pytest.fixture
+async def pending(store: Store) -> Store:
+    """A store after 40 random batches, the first 25 as a bulk copy sends them: the rollups
+    wait for their recount (store/rollup_recount.py)."""
+    return await _written(store, 13, bulk_batches=25)
+
+
+async def _written(store: Store, seed: int, bulk_batches: int = 0) -> Store:
     writer = History(store, seed, bulk_batches)
     for _ in range(40):
         await writer.step()
     return store
 
 
-@pytest.fixture
-async def counted(history: Store) -> Store:
-    """``history`` once any recount a bulk copy asked for is done."""
-    await history.run_write(rollup_recount.catch_up)
-    return history
+async def test_per_quarter_rollup_equals_a_recount(history: Store) -> None:
+    await assert_quarters_recounted(history)
 
 
-async def test_per_quarter_rollup_equals_a_recount(counted: Store) -> None:
-    await assert_quarters_recounted(counted)
+async def test_running_totals_per_device_and_agent_equal_a_recount(history: Store) -> None:
+    await assert_running_totals_recounted(history)
 
 
-async def test_running_totals_per_device_and_agent_equal_a_recount(counted: Store) -> None:
-    await assert_running_totals_recounted(counted)
+async def test_active_device_quarters_equal_a_recount(history: Store) -> None:
+    await assert_device_quarters_recounted(history)
 
 
-async def test_active_device_quarters_equal_a_recount(counted: Store) -> None:
-    await assert_device_quarters_recounted(counted)
-
-
-async def test_day_windows_equal_a_recount_of_distinct_devices(counted: Store) -> None:
-    await assert_day_windows_recounted(counted)
+async def test_day_windows_equal_a_recount_of_distinct_devices(history: Store) -> None:
+    await assert_day_windows_recounted(history)
 
 
 async def test_rebuild_recounts_every_rollup_from_messages(history: Store) -> None:
@@ -289,11 +286,21 @@ async def test_device_and_agent_totals_equal_a_recount(history: Store, column: s
     await _assert_totals_recounted(history, column)
 
 
-async def test_statistics_read_from_recounted_rollups_equal_a_recount(counted: Store) -> None:
+async def test_statistics_while_a_recount_waits_equal_a_recount(pending: Store) -> None:
+    await _assert_statistics_recounted(pending)
+
+
+async def test_the_recount_a_bulk_copy_waits_for_equals_a_recount(pending: Store) -> None:
+    assert await pending.run_write(rollup_recount.catch_up) is True
+    await assert_rollups_recounted(pending)
+    await _assert_statistics_recounted(pending)
+
+
+async def _assert_statistics_recounted(store: Store) -> None:
     for zone_name in ZONES:
-        await _assert_days_recounted(counted, zone_name)
+        await _assert_days_recounted(store, zone_name)
     for column in ("device", "agent"):
-        await _assert_totals_recounted(counted, column)
+        await _assert_totals_recounted(store, column)
 
 
 async def _assert_days_recounted(store: Store, zone_name: str) -> None:
