@@ -48,15 +48,12 @@ class WindowDeltas:
                 edges[high + 1] -= sign
 
     def add_device(self, quarters: Iterable[int]) -> None:
-        """Count one more device, active in ``quarters`` (ascending), from scratch: what
-        ``switch`` does for each in turn, where the next active quarter is not known yet."""
-        before: int | None = None
+        """Count one more device, active in ``quarters`` (ascending), from scratch."""
+        active: list[int] = []
         for quarter in quarters:
-            for length, edges in self._edges.items():
-                low = quarter - length + 1
-                edges[low if before is None else max(before + 1, low)] += 1
-                edges[quarter + 1] -= 1
-            before = quarter
+            self.switch(active, quarter, 1)
+            # Only the last quarter can neighbour the ones that follow.
+            del active[:-1]
 
     def rows(self) -> Iterator[tuple[int, int, int]]:
         """(start quarter, length, devices delta) for every window whose count changed."""
