@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -99,12 +99,17 @@ class Ingestor:
             return None
         return await self._store.run_write(self._work(staged.prepared))
 
-    async def send(self, staged: Staged) -> Awaitable[Changes | None]:
-        """Hand a staged batch to the store's writer; the awaitable is ``write``'s result.
-        Returns once the writer has the batch, so the caller can stage the next one."""
-        if staged.prepared is None:
-            return asyncio.ensure_future(asyncio.sleep(0, None))
-        return await self._store.submit_write(self._work(staged.prepared))
+    async def send(
+        self, staged: Staged, after: asyncio.Future[Any] | None = None
+    ) -> asyncio.Future[Changes | None]:
+        """Hand a staged batch to the store's writer; the future is ``write``'s result.
+        Returns once the writer has the batch, so the caller can stage the next one. With
+        ``after`` (an earlier ``send``'s future), it is written only if that one was."""
+        if staged.prepared is None:  # nothing to write, no checkpoint to keep in order
+            nothing: asyncio.Future[Changes | None] = asyncio.get_running_loop().create_future()
+            nothing.set_result(None)
+            return nothing
+        return await self._store.submit_write(self._work(staged.prepared), after)
 
     def _work(self, prepared: PreparedBatch) -> Callable[[Connection], Changes]:
         # module-level function and arguments: it can cross to the writer process

@@ -1,17 +1,19 @@
-"""Large batches back to back (a first copy, a catch-up): the next batch is read and staged
-while the previous one is being written.
+"""Large batches back to back (a first copy, a catch-up): the next batch is read, staged
+and sent while the previous one is being written.
 
-A batch is *sent* only once the batch before it has committed. Sending it earlier would
-keep the writer busier, but a batch carries its source's checkpoint: had the one before it
-failed, its checkpoint would commit past rows that were never stored. This way a failure
-stops the chain where it happened, and a source killed at any point resumes from a
-checkpoint that describes exactly what is stored.
+A batch carries its source's checkpoint: had the one before it failed, its checkpoint
+would commit past rows that were never stored. So each batch is sent *after* the one
+before it (``Store.submit_write(…, after=…)``): the writer runs it only if that one
+committed. A failure stops the chain where it happened, a source killed at any point
+resumes from a checkpoint that describes exactly what is stored, and the writer never
+waits for the next batch to cross (a fifth of its time when it was sent only after the
+commit).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from types import TracebackType
 
 from xiaozhi_server.domain import Batch
@@ -29,18 +31,18 @@ class WriteBehind:
     def __init__(self, ingestor: Ingestor, settle: Settle) -> None:
         self._ingestor = ingestor
         self._settle = settle
-        self._writing: tuple[Batch, Staged, Awaitable[Changes | None]] | None = None
+        self._writing: tuple[Batch, Staged, asyncio.Future[Changes | None]] | None = None
 
     async def add(self, batch: Batch) -> list[Rejection]:
-        """Stage ``batch``, wait for the previous batch's commit, send this one; return the
-        records of ``batch`` that cannot be stored (known before it is written)."""
+        """Stage ``batch``, send it after the previous batch, wait for that one's commit;
+        return the records of ``batch`` that cannot be stored (known before it is
+        written)."""
         staged = self._ingestor.stage(batch)
-        previous = await self._committed()
-        # sent whole before the CPU work below (the previous batch's events, the next
-        # batch's staging), which would otherwise hold up its last bytes
-        self._writing = (batch, staged, await self._ingestor.send(staged))
+        previous = self._writing
+        sent = await self._ingestor.send(staged, None if previous is None else previous[2])
+        self._writing = (batch, staged, sent)
         if previous is not None:
-            self._finish(*previous)
+            self._finish(previous[0], previous[1], await previous[2])
         return staged.rejected
 
     async def __aenter__(self) -> WriteBehind:

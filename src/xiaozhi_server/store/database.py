@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from xiaozhi_server.store import write_lock
 from xiaozhi_server.store.engine import create_engine, is_sqlite
 from xiaozhi_server.store.sqlite_writer import SqliteWriter
-from xiaozhi_server.store.writer_process import CannotCross, WriterProcess
+from xiaozhi_server.store.writer_process import CannotCross, WriterProcess, succeeded
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -95,15 +95,26 @@ class Store:
         async with self._write_lock:
             return await self._thread_writer().run(work)
 
-    async def submit_write(self, work: Callable[[Connection], T]) -> Awaitable[T]:
-        """Like ``run_write``, but return as soon as the writer has ``work``: the awaitable
-        is its result. A caller can then prepare the next unit of work meanwhile."""
+    async def submit_write(
+        self, work: Callable[[Connection], T], after: asyncio.Future[Any] | None = None
+    ) -> asyncio.Future[T]:
+        """Like ``run_write``, but return as soon as the writer has ``work``: the future
+        is its result. A caller can then prepare the next unit of work meanwhile. With
+        ``after`` (a future from an earlier call), ``work`` runs only once that one has
+        committed, and fails with ``AfterFailed`` if it did not."""
         if isinstance(self._writer, WriterProcess):
             try:
-                return await self._writer.submit(work)
+                return await self._writer.submit(work, after)
             except CannotCross:
                 pass  # run_write runs it in a thread
-        return asyncio.ensure_future(self.run_write(work))
+        return asyncio.ensure_future(self._run_write_after(work, after))
+
+    async def _run_write_after(
+        self, work: Callable[[Connection], T], after: asyncio.Future[Any] | None
+    ) -> T:
+        if after is not None:
+            await succeeded(after)
+        return await self.run_write(work)
 
     def _thread_writer(self) -> SqliteWriter:
         if isinstance(self._writer, SqliteWriter):

@@ -2,12 +2,14 @@
 with the file descriptor of its socket.
 
 It reads the store's URL, then units of work, one at a time: each runs in one
-transaction, and the answer goes back only after the commit. End-of-file on the socket
-(the parent exited, however it exited) ends the process.
+transaction, and the answer goes back only after the commit. A unit sent after another
+runs only if that one committed. End-of-file on the socket (the parent exited, however it
+exited) ends the process.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import pickle
 import signal
@@ -20,6 +22,10 @@ from sqlalchemy import Connection
 
 from xiaozhi_server.store.sqlite_writer import writer_engine
 from xiaozhi_server.store.writer_frames import LENGTH, frame
+from xiaozhi_server.store.writer_process import AfterFailed
+
+# A unit names the one it follows right after sending it: recent failures are enough.
+_FAILURES_KEPT = 1024
 
 
 def main(fd: int) -> None:
@@ -32,10 +38,16 @@ def main(fd: int) -> None:
         return
     engine = writer_engine(url)
     connection = engine.connect()  # one for good: no pool checkout and reset per transaction
+    failed: collections.deque[int] = collections.deque(maxlen=_FAILURES_KEPT)
     try:
         while (request := _receive(channel)) is not None:
-            number, work = request
-            ok, value = _run(connection, work)
+            number, requires, work = request
+            if requires is not None and requires in failed:
+                ok, value = False, AfterFailed("the unit of work it was sent after failed")
+            else:
+                ok, value = _run(connection, work)
+            if not ok:
+                failed.append(number)
             try:
                 data = frame((number, ok, value))
             except Exception as exc:  # committed, but the result cannot be sent back

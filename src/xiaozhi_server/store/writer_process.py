@@ -13,6 +13,12 @@ The child lives as long as its socket: when the parent exits, even by ``SIGKILL`
 child reads end-of-file, finishes the transaction it is in, and exits. When the child
 dies, every unit of work in flight fails (never acknowledged) and the next one starts a
 new child.
+
+A unit of work may be sent *after* another one still in flight (``submit(work, after=…)``):
+the child runs it only if that one committed, and fails it with ``AfterFailed`` otherwise.
+A chain of batches that each carry their source's checkpoint can so be queued back to back
+(the child never waits for the next batch to cross) and still never commit a checkpoint
+past a batch that was not stored.
 """
 
 from __future__ import annotations
@@ -42,6 +48,10 @@ class WriterGone(RuntimeError):
     """The writer process ended before it answered; the unit of work was not committed."""
 
 
+class AfterFailed(RuntimeError):
+    """The unit of work it was sent after did not commit, so it was not run."""
+
+
 class CannotCross(TypeError):
     """A unit of work that cannot be pickled (a lambda, a closure): it cannot be sent."""
 
@@ -55,6 +65,7 @@ class WriterProcess:
         self._stream: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._number_of: dict[asyncio.Future[Any], int] = {}  # what ``after`` can name
         self._numbers = itertools.count(1)
         self._starting: asyncio.Lock | None = None
         self._closing = False
@@ -72,10 +83,19 @@ class WriterProcess:
         """Run ``work`` in one transaction in the child; return its result once committed."""
         return await (await self.submit(work))
 
-    async def submit(self, work: Callable[[Connection], T]) -> asyncio.Future[T]:
+    async def submit(
+        self, work: Callable[[Connection], T], after: asyncio.Future[Any] | None = None
+    ) -> asyncio.Future[T]:
         """Send ``work`` and return once the child has all of it (a large batch takes a
         while to cross, and the caller's next CPU work must not hold it up); the future
-        is its result, once committed."""
+        is its result, once committed. With ``after`` (a future this method returned),
+        ``work`` runs only if that one commits; otherwise it fails with ``AfterFailed``."""
+        try:
+            requires = await self._requirement(after)
+        except AfterFailed as exc:
+            failed: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+            failed.set_exception(exc)
+            return failed
         if self._stream is None:
             await self.start()
         stream = self._stream
@@ -83,18 +103,35 @@ class WriterProcess:
             raise WriterGone("the store's writer process did not start")
         number = next(self._numbers)
         try:
-            data = frame((number, work))
+            data = frame((number, requires, work))
         except (pickle.PicklingError, AttributeError, TypeError) as exc:
             raise CannotCross(f"{work!r} cannot be sent to the writer process: {exc}") from exc
         # Registered before anything is awaited: if the child ends from here on, the reply
         # reader fails this future (nothing can hang waiting for an answer).
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending[number] = future
-        future.add_done_callback(lambda _: self._pending.pop(number, None))
+        self._number_of[future] = number
+        future.add_done_callback(self._forget)
         stream.write(data)
         with contextlib.suppress(ConnectionError):
             await stream.drain()  # a broken pipe shows as WriterGone on the future
         return future
+
+    async def _requirement(self, after: asyncio.Future[Any] | None) -> int | None:
+        """The number the child checks before it runs a unit sent ``after`` another; None
+        when there is nothing left to check. Raises AfterFailed if ``after`` failed."""
+        if after is None:
+            return None
+        number = self._number_of.get(after)
+        if number is not None and not after.done():
+            return number
+        await succeeded(after)  # done, or not this child's (it ran in a thread)
+        return None
+
+    def _forget(self, future: asyncio.Future[Any]) -> None:
+        number = self._number_of.pop(future, None)
+        if number is not None:
+            self._pending.pop(number, None)
 
     async def close(self) -> None:
         """Let the child finish what it was sent, then wait for it to exit."""
@@ -159,6 +196,13 @@ class WriterProcess:
         if self._process is not None:
             process, self._process = self._process, None
             self._reaper = asyncio.create_task(_wait_or_kill(process))
+
+
+async def succeeded(after: asyncio.Future[Any]) -> None:
+    """Wait for ``after``; raise AfterFailed unless it succeeded."""
+    await asyncio.wait([after])
+    if after.cancelled() or after.exception() is not None:
+        raise AfterFailed("the unit of work it was sent after did not commit")
 
 
 async def read_frame(reader: asyncio.StreamReader) -> bytes:

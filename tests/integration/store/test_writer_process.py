@@ -19,7 +19,7 @@ from sqlalchemy import Connection, text
 
 from xiaozhi_server.store import migrate
 from xiaozhi_server.store.database import Store
-from xiaozhi_server.store.writer_process import WriterGone
+from xiaozhi_server.store.writer_process import AfterFailed, WriterGone
 
 
 def record(connection: Connection, note: str) -> int:
@@ -37,14 +37,25 @@ def record_then_fail(connection: Connection, note: str) -> None:
     raise ValueError(f"refused {note}")
 
 
-def record_slowly(connection: Connection, note: str) -> None:
+def record_slowly(connection: Connection, note: str, seconds: float = 60) -> None:
     record(connection, note)
-    time.sleep(60)
+    time.sleep(seconds)
 
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
     opened = Store(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}", writer_process=True)
+    await migrate.upgrade(opened.engine)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture(params=["process", "thread"])
+async def either_writer(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """The writer process, or the writer thread of a store without one: a unit of work sent
+    after another behaves the same with both."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+    opened = Store(url, writer_process=request.param == "process")
     await migrate.upgrade(opened.engine)
     yield opened
     await opened.close()
@@ -90,6 +101,53 @@ async def test_a_unit_of_work_that_cannot_cross_runs_in_this_process(store: Stor
     writer_pid = await store.run_write(lambda connection: record(connection, note))
     assert writer_pid == os.getpid()
     assert await notes(store) == ["closure"]
+
+
+async def test_a_write_sent_after_another_runs_once_that_one_has_committed(
+    either_writer: Store,
+) -> None:
+    first = await either_writer.submit_write(
+        functools.partial(record_slowly, note="first", seconds=0.3)
+    )
+    second = await either_writer.submit_write(functools.partial(record, note="second"), first)
+    await asyncio.gather(first, second)
+    assert await notes(either_writer) == ["first", "second"]
+
+
+async def test_a_write_sent_after_one_that_fails_is_not_run_nor_what_follows_it(
+    either_writer: Store,
+) -> None:
+    failing = await either_writer.submit_write(functools.partial(record_then_fail, note="x"))
+    second = await either_writer.submit_write(functools.partial(record, note="no"), failing)
+    third = await either_writer.submit_write(functools.partial(record, note="nor"), second)
+    with pytest.raises(ValueError, match="refused x"):
+        await failing
+    for skipped in (second, third):
+        with pytest.raises(AfterFailed):
+            await skipped
+    assert await notes(either_writer) == []
+
+
+async def test_a_write_sent_after_one_that_already_failed_is_not_run(
+    either_writer: Store,
+) -> None:
+    failing = await either_writer.submit_write(functools.partial(record_then_fail, note="x"))
+    with pytest.raises(ValueError, match="refused x"):
+        await failing
+    late = await either_writer.submit_write(functools.partial(record, note="no"), failing)
+    with pytest.raises(AfterFailed):
+        await late
+    assert await notes(either_writer) == []
+
+
+async def test_other_writes_between_the_two_do_not_break_the_chain(store: Store) -> None:
+    first = await store.submit_write(functools.partial(record_slowly, note="first", seconds=0.3))
+    unrelated = await store.submit_write(functools.partial(record_then_fail, note="other"))
+    second = await store.submit_write(functools.partial(record, note="second"), first)
+    with pytest.raises(ValueError, match="refused other"):
+        await unrelated
+    await asyncio.gather(first, second)
+    assert await notes(store) == ["first", "second"]
 
 
 def test_the_writer_exits_when_the_process_that_started_it_is_killed(tmp_path: Path) -> None:
