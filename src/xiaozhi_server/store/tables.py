@@ -38,6 +38,9 @@ metadata = MetaData(
 )
 # utf8mb4 so Chinese and emoji survive MySQL/MariaDB; other databases ignore these.
 MYSQL_OPTIONS: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB"}
+# Rollup tables keyed by several columns: on SQLite a rowid table keeps such a key in a
+# second B-tree, so every row was written twice (migration 0015).
+KEYED_ROLLUP_OPTIONS: dict[str, Any] = MYSQL_OPTIONS | {"sqlite_with_rowid": False}
 
 messages = Table(
     "messages",
@@ -286,7 +289,7 @@ stats_running = Table(
     Column("agent", String(AGENT_LEN), primary_key=True),
     Column("quarter", Integer, primary_key=True, autoincrement=False),
     *(Column(name, BigInteger, nullable=False, default=0) for name in QUARTER_COUNTERS),
-    **MYSQL_OPTIONS,
+    **KEYED_ROLLUP_OPTIONS,
 )
 
 # The (device, agent) pairs with the first and last quarter they were ever written in (bounds
@@ -298,7 +301,7 @@ stats_pairs = Table(
     Column("agent", String(AGENT_LEN), primary_key=True),
     Column("first_quarter", Integer, nullable=False),
     Column("last_quarter", Integer, nullable=False),
-    **MYSQL_OPTIONS,
+    **KEYED_ROLLUP_OPTIONS,
 )
 
 # Messages per (device, quarter); a row exists only while the count is above 0.
@@ -309,7 +312,7 @@ stats_device_quarters = Table(
     Column("quarter", Integer, primary_key=True, autoincrement=False),
     Column("messages", Integer, nullable=False),
     Index(None, "quarter", "device"),
-    **MYSQL_OPTIONS,
+    **KEYED_ROLLUP_OPTIONS,
 )
 
 # Distinct active devices in every window of ``quarters`` quarters starting at ``start_quarter``
@@ -320,7 +323,7 @@ stats_day_windows = Table(
     Column("start_quarter", Integer, primary_key=True, autoincrement=False),
     Column("quarters", SmallInteger, primary_key=True, autoincrement=False),
     Column("devices", Integer, nullable=False, default=0),
-    **MYSQL_OPTIONS,
+    **KEYED_ROLLUP_OPTIONS,
 )
 
 

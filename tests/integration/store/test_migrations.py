@@ -206,3 +206,66 @@ async def test_users_from_before_roles_are_admins_and_a_downgrade_drops_only_vie
         names = (await connection.exec_driver_sql("SELECT username FROM admin_users")).scalars()
         assert list(names) == ["veteran"]
     await store.close()
+
+
+ROLLUPS_WITHOUT_ROWID = (
+    "stats_running",
+    "stats_pairs",
+    "stats_device_quarters",
+    "stats_day_windows",
+)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+async def test_rollups_with_rowids_become_without_rowid_keeping_their_rows(store: Store) -> None:
+    await seed_messages(store)
+    before = await _rollup_rows(store)
+    await migrate.downgrade(store.engine, "0014")
+    async with store.engine.begin() as connection:  # as a store made before 0015 has them
+        for name in ROLLUPS_WITHOUT_ROWID:
+            await _give_rowids(connection, name)
+    await migrate.upgrade(store.engine)
+    async with store.read() as connection:
+        schemas = await connection.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name LIKE 'stats_%'"
+        )
+        without = {name for name, sql in map(tuple, schemas) if "WITHOUT ROWID" in sql}
+    assert without == set(ROLLUPS_WITHOUT_ROWID)
+    assert await _rollup_rows(store) == before
+    assert before["stats_running"]  # the seed was counted: there were rows to keep
+
+
+async def _rollup_rows(store: Store) -> dict[str, list[Any]]:
+    async with store.read() as connection:
+        return {
+            name: [
+                tuple(row)
+                for row in await connection.exec_driver_sql(f"SELECT * FROM {name} ORDER BY 1, 2")
+            ]
+            for name in ROLLUPS_WITHOUT_ROWID
+        }
+
+
+async def _give_rowids(connection: Any, name: str) -> None:
+    (sql,) = (
+        await connection.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        )
+    ).one()
+    indexes = [
+        row[0]
+        for row in await connection.exec_driver_sql(
+            "SELECT sql FROM sqlite_master"
+            " WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+            (name,),
+        )
+    ]
+    await connection.exec_driver_sql(f"ALTER TABLE {name} RENAME TO old_{name}")
+    for index in indexes:
+        index_name = index.split()[2]
+        await connection.exec_driver_sql(f"DROP INDEX {index_name}")
+    await connection.exec_driver_sql(sql.replace("WITHOUT ROWID", ""))
+    await connection.exec_driver_sql(f"INSERT INTO {name} SELECT * FROM old_{name}")
+    await connection.exec_driver_sql(f"DROP TABLE old_{name}")
+    for index in indexes:
+        await connection.exec_driver_sql(index)
