@@ -90,17 +90,21 @@ class WriterProcess:
         while to cross, and the caller's next CPU work must not hold it up); the future
         is its result, once committed. With ``after`` (a future this method returned),
         ``work`` runs only if that one commits; otherwise it fails with ``AfterFailed``."""
-        try:
-            requires = await self._requirement(after)
-        except AfterFailed as exc:
-            failed: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-            failed.set_exception(exc)
-            return failed
+        if after is not None and after not in self._number_of:
+            await asyncio.wait([after])  # not this child's (it ran in a thread): its outcome
         if self._stream is None:
             await self.start()
         stream = self._stream
         if stream is None:
             raise WriterGone("the store's writer process did not start")
+        # Decided after the last await: had the child that holds ``after`` ended meanwhile,
+        # ``after`` has failed by now, and a new child must not run this one.
+        try:
+            requires = self._requirement(after)
+        except AfterFailed as exc:
+            failed: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+            failed.set_exception(exc)
+            return failed
         number = next(self._numbers)
         try:
             data = frame((number, requires, work))
@@ -117,15 +121,15 @@ class WriterProcess:
             await stream.drain()  # a broken pipe shows as WriterGone on the future
         return future
 
-    async def _requirement(self, after: asyncio.Future[Any] | None) -> int | None:
-        """The number the child checks before it runs a unit sent ``after`` another; None
-        when there is nothing left to check. Raises AfterFailed if ``after`` failed."""
+    def _requirement(self, after: asyncio.Future[Any] | None) -> int | None:
+        """The number the child checks before it runs a unit sent ``after`` another (None:
+        nothing left to check). Raises AfterFailed if ``after`` has failed."""
         if after is None:
             return None
-        number = self._number_of.get(after)
-        if number is not None and not after.done():
-            return number
-        await succeeded(after)  # done, or not this child's (it ran in a thread)
+        if not after.done():
+            return self._number_of[after]
+        if _failed(after):
+            raise AfterFailed("the unit of work it was sent after did not commit")
         return None
 
     def _forget(self, future: asyncio.Future[Any]) -> None:
@@ -201,8 +205,12 @@ class WriterProcess:
 async def succeeded(after: asyncio.Future[Any]) -> None:
     """Wait for ``after``; raise AfterFailed unless it succeeded."""
     await asyncio.wait([after])
-    if after.cancelled() or after.exception() is not None:
+    if _failed(after):
         raise AfterFailed("the unit of work it was sent after did not commit")
+
+
+def _failed(done: asyncio.Future[Any]) -> bool:
+    return done.cancelled() or done.exception() is not None
 
 
 async def read_frame(reader: asyncio.StreamReader) -> bytes:
