@@ -17,6 +17,7 @@ from xiaozhi_server.store.tables import (
     messages,
     stats_day_windows,
     stats_device_quarters,
+    stats_pairs,
     stats_quarters,
     stats_recount,
     stats_running,
@@ -28,6 +29,7 @@ async def assert_rollups_recounted(store: Store) -> None:
     assert await table_rows(store, stats_recount) == []
     await assert_quarters_recounted(store)
     await assert_running_totals_recounted(store)
+    await assert_pair_bounds_cover_the_recount(store)
     await assert_device_quarters_recounted(store)
     await assert_day_windows_recounted(store)
 
@@ -97,6 +99,21 @@ async def assert_running_totals_recounted(store: Store) -> None:
         totals = per_pair[(device, agent)]
         at = bisect.bisect_right([q for q, _ in totals], quarter)
         assert values == (totals[at - 1][1] if at else [0, 0, 0, 0]), (device, agent, quarter)
+
+
+async def assert_pair_bounds_cover_the_recount(store: Store) -> None:
+    """Each (device, agent) pair's first and last quarter (bounds that only widen) span
+    every quarter the recount finds it in: a range that skips a pair outside its bounds
+    misses nothing."""
+    spans: dict[tuple[str, str], tuple[int, int]] = {}
+    for device, agent, quarter in recount(await counted_messages(store), pair=True):
+        first, last = spans.get((device, agent), (quarter, quarter))
+        spans[(device, agent)] = (min(first, quarter), max(last, quarter))
+    stored = {(d, a): (f, la) for d, a, f, la in await table_rows(store, stats_pairs)}
+    for pair, (first, last) in spans.items():
+        assert pair in stored, pair
+        assert stored[pair][0] <= first, (pair, stored[pair])
+        assert stored[pair][1] >= last, (pair, stored[pair])
 
 
 async def assert_device_quarters_recounted(store: Store) -> None:
