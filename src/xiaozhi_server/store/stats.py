@@ -350,20 +350,27 @@ def _pair_totals(connection: Connection, since: datetime, until: datetime) -> di
     return pairs
 
 
+_BUCKET_FIELDS = ("key", "active_devices", *QUARTER_COUNTERS)
+
+
 def _group(pairs: dict[Pair, list[int]], column: str) -> list[Row]:
     """Pairs summed per device or per agent; a pair with messages is one active device."""
-    buckets: dict[str | None, Row] = {}
+    # Plain lists while summing, one dict per bucket at the end: per device, a 90-day range
+    # is a thousand buckets, and merged dicts per pair took 2.6 ms of a ~20 ms request.
+    sums: dict[str | None, list[int]] = {}
     for (device, agent), counters in pairs.items():
         if counters[0] <= 0:
             continue
         key = device if column == "device" else (agent or None)
-        bucket = buckets.setdefault(
-            key, {"key": key, "active_devices": 0} | dict.fromkeys(QUARTER_COUNTERS, 0)
-        )
-        bucket["active_devices"] += 1
-        for name, value in zip(QUARTER_COUNTERS, counters, strict=True):
-            bucket[name] += value
+        total = sums.get(key)
+        if total is None:
+            sums[key] = [1, *counters]
+            continue
+        total[0] += 1
+        for index, value in enumerate(counters, 1):
+            total[index] += value
     if column == "device":
-        for bucket in buckets.values():
-            bucket["active_devices"] = 1
-    return sorted(buckets.values(), key=lambda b: (-b["messages"], b["key"] or ""))
+        for total in sums.values():
+            total[0] = 1
+    buckets = [dict(zip(_BUCKET_FIELDS, (key, *total), strict=True)) for key, total in sums.items()]
+    return sorted(buckets, key=lambda b: (-b["messages"], b["key"] or ""))
