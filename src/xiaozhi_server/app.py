@@ -41,6 +41,7 @@ from xiaozhi_server.api.errors import install_error_handlers
 from xiaozhi_server.api.security_headers import SecurityHeadersMiddleware
 from xiaozhi_server.auth.admins import ensure_admin
 from xiaozhi_server.config import Settings
+from xiaozhi_server.gc_pauses import frozen_start_up
 from xiaozhi_server.ops.http_metrics import LatencyMiddleware
 from xiaozhi_server.ops.logs import RequestIdMiddleware
 from xiaozhi_server.privacy.retention_job import retention_in_background
@@ -100,7 +101,8 @@ def _lifespan(
             jobs.append(retention_in_background)
         tasks = [asyncio.create_task(job(services)) for job in jobs]
         try:
-            yield
+            with frozen_start_up():
+                yield
         finally:
             for task in tasks:
                 task.cancel()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import os
 import signal
 import subprocess
@@ -42,6 +43,11 @@ def record_slowly(connection: Connection, note: str, seconds: float = 60) -> Non
     time.sleep(seconds)
 
 
+def frozen_objects(connection: Connection) -> int:
+    """A unit of work: how many objects the writer's collector skips."""
+    return gc.get_freeze_count()
+
+
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
     opened = Store(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}", writer_process=True)
@@ -73,6 +79,12 @@ async def test_a_write_runs_in_another_process_and_is_committed_when_it_returns(
     writer_pid = await store.run_write(functools.partial(record, note="one"))
     assert writer_pid != os.getpid()
     assert await notes(store) == ["one"]
+
+
+async def test_the_writer_keeps_its_start_up_out_of_the_garbage_collectors_passes(
+    store: Store,
+) -> None:
+    assert await store.run_write(frozen_objects) > 0
 
 
 async def test_an_error_reaches_the_caller_and_nothing_of_its_work_is_kept(store: Store) -> None:
