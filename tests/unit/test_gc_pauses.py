@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from xiaozhi_server.gc_pauses import frozen_start_up
+from xiaozhi_server.gc_pauses import BATCH_YOUNG_THRESHOLD, frozen_start_up
 
 
 class Node:
@@ -57,3 +57,10 @@ def test_everything_is_collected_again_once_it_ends() -> None:
     assert gc.get_freeze_count() == 0
     gc.collect()
     assert made_before() is None
+
+
+def test_a_batch_process_collects_its_youngest_objects_less_often_until_it_ends() -> None:
+    before = gc.get_threshold()
+    with frozen_start_up(BATCH_YOUNG_THRESHOLD):
+        assert gc.get_threshold() == (BATCH_YOUNG_THRESHOLD, *before[1:])
+    assert gc.get_threshold() == before

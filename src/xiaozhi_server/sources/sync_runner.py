@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 
 from xiaozhi_server.config import Settings
+from xiaozhi_server.gc_pauses import BATCH_YOUNG_THRESHOLD, frozen_start_up
 from xiaozhi_server.ingest.pipeline import Ingestor
 from xiaozhi_server.ops.metrics import SYNC_LEADER
 from xiaozhi_server.realtime.bus import Event
@@ -40,20 +41,26 @@ async def run_sync(
             await migrate.upgrade(store.engine)
         # the command has no feed to publish to
         ingestor = Ingestor(store, None, data_policy(settings))
-        if not once:
-            await _follow(puller(settings, ingestor, store))
-            return None
-        syncer = Syncer(settings, ingestor, store)
-        try:
-            return await syncer.run_pass(reconcile=True, progress=progress)
-        except Exception as exc:
-            message = describe(exc, settings.esp32_server)
-            await record_failure(store, SERVICE, message)
-            raise SyncFailed(message) from None
-        finally:
-            await syncer.close()
+        with frozen_start_up(BATCH_YOUNG_THRESHOLD):
+            if not once:
+                await _follow(puller(settings, ingestor, store))
+                return None
+            return await _one_pass(Syncer(settings, ingestor, store), settings, store, progress)
     finally:
         await store.close()
+
+
+async def _one_pass(
+    syncer: Syncer, settings: Settings, store: Store, progress: Progress | None
+) -> PassSummary:
+    try:
+        return await syncer.run_pass(reconcile=True, progress=progress)
+    except Exception as exc:
+        message = describe(exc, settings.esp32_server)
+        await record_failure(store, SERVICE, message)
+        raise SyncFailed(message) from None
+    finally:
+        await syncer.close()
 
 
 async def sync_in_background(services: Services) -> None:

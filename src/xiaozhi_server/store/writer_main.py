@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from xiaozhi_server.gc_pauses import freeze_start_up
+from xiaozhi_server.gc_pauses import BATCH_YOUNG_THRESHOLD, freeze_start_up
 from xiaozhi_server.store.sqlite_writer import writer_engine
 from xiaozhi_server.store.writer_frames import LENGTH, frame
 from xiaozhi_server.store.writer_process import AfterFailed
@@ -39,7 +39,7 @@ def main(fd: int) -> None:
         return
     engine = writer_engine(url)
     connection = engine.connect()  # one for good: no pool checkout and reset per transaction
-    freeze_start_up()
+    freeze_start_up(BATCH_YOUNG_THRESHOLD)
     failed: collections.deque[int] = collections.deque(maxlen=_FAILURES_KEPT)
     try:
         while (request := _receive(channel)) is not None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, text
 
+from xiaozhi_server.gc_pauses import BATCH_YOUNG_THRESHOLD
 from xiaozhi_server.store import migrate
 from xiaozhi_server.store.database import Store
 from xiaozhi_server.store.writer_process import AfterFailed, WriterGone
@@ -43,9 +44,10 @@ def record_slowly(connection: Connection, note: str, seconds: float = 60) -> Non
     time.sleep(seconds)
 
 
-def frozen_objects(connection: Connection) -> int:
-    """A unit of work: how many objects the writer's collector skips."""
-    return gc.get_freeze_count()
+def collector_state(connection: Connection) -> tuple[int, int]:
+    """A unit of work: how many objects the writer's collector skips, and after how many
+    more allocations than frees it collects the youngest ones."""
+    return gc.get_freeze_count(), gc.get_threshold()[0]
 
 
 @pytest.fixture
@@ -84,7 +86,9 @@ async def test_a_write_runs_in_another_process_and_is_committed_when_it_returns(
 async def test_the_writer_keeps_its_start_up_out_of_the_garbage_collectors_passes(
     store: Store,
 ) -> None:
-    assert await store.run_write(frozen_objects) > 0
+    frozen, young_threshold = await store.run_write(collector_state)
+    assert frozen > 0
+    assert young_threshold == BATCH_YOUNG_THRESHOLD
 
 
 async def test_an_error_reaches_the_caller_and_nothing_of_its_work_is_kept(store: Store) -> None:
