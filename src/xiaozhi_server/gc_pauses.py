@@ -14,8 +14,9 @@ The sync and the SQLite writer work in batches: 5,000 rows hold ~50,000 objects 
 are written, and at CPython's default (a young collection every 700 more allocations than
 frees) each batch paid dozens of passes that only moved them to older generations: ~2 s
 of each process's CPU per million rows copied. They start a young collection after
-:data:`BATCH_YOUNG_THRESHOLD` instead. ``serve`` keeps the default: a rare young pass over
-that many objects would be a pause in some request's answer.
+:data:`BATCH_YOUNG_THRESHOLD` instead. ``serve``'s own processes keep the default: a young
+pass over that many objects would be a pause in some request's answer. (Its writer process
+takes the batch setting too: a report's unit frees what it allocates, so the pass is rare.)
 """
 
 from __future__ import annotations
